@@ -1,0 +1,598 @@
+//! The database: opening, the history of moments, and transactions.
+//!
+//! A database whose root is a history (a top-level ArrayList) keeps one
+//! *moment* per committed transaction. A transaction starts from a copy of
+//! the latest moment's root slot, changes it copy-on-write (nothing written
+//! before the transaction began is modified) and commits by rewriting the
+//! 24-byte history header last. A transaction that fails is rolled back to
+//! the exact bytes the database had before it.
+
+use crate::cursor::Cursor;
+use crate::error::{Error, Result};
+use crate::format::{Header, Slot, Tag, TopHeader, BLOCK_LEN, DATABASE_START, HEADER_LEN, TOP_HEADER_LEN, VERSION};
+use crate::hash::{HashKind, Hasher};
+use crate::map::MapMut;
+use crate::snapshot::Snapshot;
+use crate::storage::{FileStorage, MemoryStorage, SliceStorage, Storage};
+use crate::tree::access::{SlotPos, Src, TxCore, TxState};
+use crate::tree::array_list::{resolve_index, ArrayList};
+use crate::tree::hamt::Hamt;
+use crate::write::WriteCursor;
+use std::path::Path;
+
+/// How a commit makes itself durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Data is flushed and fsynced before the header that publishes it is
+    /// written, then the header is fsynced: a crash at any instant loses at
+    /// most the transaction in flight. Two fsyncs per commit.
+    #[default]
+    Full,
+    /// One fsync after the header (what the reference does). A crash can
+    /// publish a header whose data did not reach the disk.
+    HeaderOnly,
+    /// No fsync: data and header are handed to the operating system only.
+    /// Survives a process crash, not a power loss.
+    None,
+}
+
+/// Settings for opening or creating a database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Hasher for a new database (BLAKE3 by default).
+    pub hash: HashKind,
+    /// Force this hasher for an existing database whose header names an
+    /// unknown algorithm (e.g. files written with hash_id 0); its size must
+    /// match the header's.
+    pub hash_override: Option<HashKind>,
+    /// Commit durability.
+    pub durability: Durability,
+}
+
+/// An xitdb database over some storage.
+///
+/// ```
+/// use xitdb::Database;
+/// let mut db = Database::memory();
+/// db.transact(|tx| tx.root_map()?.put("hello", "world"))?;
+/// let moment = db.moment(-1)?;
+/// let v = moment.as_map()?.get(b"hello")?.unwrap();
+/// assert_eq!(&*v.as_bytes()?, b"world");
+/// # Ok::<(), xitdb::Error>(())
+/// ```
+pub struct Database<S: Storage = MemoryStorage> {
+    store: S,
+    header: Header,
+    hasher: Hasher,
+    durability: Durability,
+}
+
+impl<S: Storage> std::fmt::Debug for Database<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("header", &self.header)
+            .field("len", &self.store.len())
+            .finish()
+    }
+}
+
+impl Database<MemoryStorage> {
+    /// A new, empty in-memory database hashing keys with BLAKE3.
+    pub fn memory() -> Self {
+        Self::memory_with(HashKind::default())
+    }
+
+    /// A new, empty in-memory database with the given hasher.
+    pub fn memory_with(hash: HashKind) -> Self {
+        let opts = Options {
+            hash,
+            ..Options::default()
+        };
+        let mut store = MemoryStorage::new();
+        let header = new_header(hash);
+        // A fresh buffer cannot fail to take its header.
+        let _ = store.append(&header.encode());
+        Database {
+            store,
+            header,
+            hasher: Hasher::new(hash),
+            durability: opts.durability,
+        }
+    }
+
+    /// Opens database bytes held in memory, for reading and writing. Only
+    /// the 12-byte header is checked: there is no parse step.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        Self::open_storage(MemoryStorage::from_vec(bytes), Options::default())
+    }
+
+    /// Hands the database bytes back out.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.store.into_vec()
+    }
+}
+
+impl<'a> Database<SliceStorage<'a>> {
+    /// Opens borrowed database bytes read-only, in place, with no copy.
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Self> {
+        Self::open_storage(SliceStorage::new(bytes), Options::default())
+    }
+}
+
+impl Database<FileStorage> {
+    /// Creates a new database file (replacing any file at `path`), locked for writing.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::create_with(path, Options::default())
+    }
+
+    /// Creates a new database file with options.
+    pub fn create_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        Self::open_storage(FileStorage::create(path.as_ref())?, opts)
+    }
+
+    /// Opens a database file for writing (creating it if missing); fails
+    /// with [`Error::Locked`] while another writer has it open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// Opens a database file for writing, with options.
+    pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        Self::open_storage(FileStorage::open(path.as_ref())?, opts)
+    }
+
+    /// Opens a database file read-only. Takes no lock, so it can be used
+    /// while another process writes; it sees the moments committed when it
+    /// was opened.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_storage(FileStorage::open_read_only(path.as_ref())?, Options::default())
+    }
+}
+
+fn new_header(hash: HashKind) -> Header {
+    Header {
+        tag: Tag::None,
+        version: VERSION,
+        hash_size: hash.size(),
+        hash_id: hash.id(),
+    }
+}
+
+impl<S: Storage> Database<S> {
+    /// Opens a database over any storage. Empty writable storage gets a
+    /// fresh header; otherwise the header is validated, and bytes past the
+    /// last commit (left by a crash) are discarded unless read-only.
+    pub fn open_storage(mut store: S, opts: Options) -> Result<Self> {
+        if store.is_empty() {
+            if !store.is_writable() {
+                return Err(Error::TooShort { len: 0 });
+            }
+            store.append(&new_header(opts.hash).encode())?;
+            store.sync()?;
+        }
+        let len = store.len();
+        if len < HEADER_LEN {
+            return Err(Error::TooShort { len });
+        }
+        let mut raw = [0u8; 12];
+        store.read_at(0, &mut raw)?;
+        let header = Header::decode(raw)?;
+        let mut hasher = Hasher::from_header(header.hash_id, header.hash_size);
+        if let Some(k) = opts.hash_override {
+            if k.size() != header.hash_size {
+                return Err(Error::HashLength {
+                    expected: header.hash_size as usize,
+                    found: k.size() as usize,
+                });
+            }
+            hasher = Hasher::new(k);
+        }
+        let mut db = Database {
+            store,
+            header,
+            hasher,
+            durability: opts.durability,
+        };
+        db.recover()?;
+        Ok(db)
+    }
+
+    /// Discards bytes past the last commit (writable storage only).
+    fn recover(&mut self) -> Result<()> {
+        let len = self.store.len();
+        match self.header.tag {
+            Tag::ArrayList => {
+                let top = self.top_header()?;
+                if top.file_size > len {
+                    return Err(Error::Truncated {
+                        expected: top.file_size,
+                        found: len,
+                    });
+                }
+                if self.store.is_writable() && top.file_size != 0 && top.file_size < len {
+                    self.store.truncate(top.file_size)?;
+                    self.store.sync()?;
+                }
+            }
+            Tag::None if len > HEADER_LEN && self.store.is_writable() => {
+                self.store.truncate(HEADER_LEN)?;
+                self.store.sync()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn top_header(&self) -> Result<TopHeader> {
+        Ok(TopHeader::decode(self.src().array(DATABASE_START)?))
+    }
+
+    pub(crate) fn src(&self) -> Src<'_> {
+        Src::storage(&self.store, self.hasher)
+    }
+
+    /// The database header.
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The hasher chosen from the header.
+    pub fn hasher(&self) -> Hasher {
+        self.hasher
+    }
+
+    /// Changes the durability of later commits.
+    pub fn set_durability(&mut self, d: Durability) {
+        self.durability = d;
+    }
+
+    /// The underlying storage.
+    pub fn storage(&self) -> &S {
+        &self.store
+    }
+
+    /// Gives the storage back.
+    pub fn into_storage(self) -> S {
+        self.store
+    }
+
+    /// Storage length in bytes.
+    pub fn len(&self) -> u64 {
+        self.store.len()
+    }
+
+    /// True for a database holding only its header.
+    pub fn is_empty(&self) -> bool {
+        self.store.len() <= HEADER_LEN
+    }
+
+    /// The root slot, as the header describes it (at offset 12).
+    fn root_slot(&self) -> Slot {
+        match self.header.tag {
+            Tag::None => Slot::EMPTY,
+            tag => Slot::new(tag, DATABASE_START),
+        }
+    }
+
+    /// A cursor on the root: the history list, a root map or set, or null.
+    pub fn root(&self) -> Cursor<'_> {
+        Cursor::new(self.src(), self.root_slot(), None)
+    }
+
+    fn history(&self) -> Result<Option<ArrayList>> {
+        match self.header.tag {
+            Tag::ArrayList => ArrayList::read(&self.src(), DATABASE_START).map(Some),
+            Tag::None => Ok(None),
+            found => Err(Error::WrongRoot { found }),
+        }
+    }
+
+    /// Number of committed moments (0 for an empty database).
+    pub fn moment_count(&self) -> Result<u64> {
+        Ok(self.history()?.map_or(0, |h| h.size))
+    }
+
+    /// Position of moment `index`'s slot (negative counts from the end).
+    fn moment_pos(&self, index: i64) -> Result<u64> {
+        let history = self.history()?.unwrap_or(ArrayList {
+            header: DATABASE_START,
+            size: 0,
+            root: 0,
+        });
+        let k = resolve_index(index, history.size).map_err(|_| Error::NoSuchMoment {
+            index,
+            len: history.size,
+        })?;
+        history.slot_pos(&self.src(), k)
+    }
+
+    /// A cursor on moment `index`'s root (negative counts from the end).
+    pub fn moment(&self, index: i64) -> Result<Cursor<'_>> {
+        Cursor::at(self.src(), self.moment_pos(index)?)
+    }
+
+    /// A `Send + Sync` handle on moment `index` that other threads can read
+    /// while this database keeps committing.
+    pub fn snapshot(&self, index: i64) -> Result<Snapshot> {
+        let slot = self.moment(index)?.slot();
+        Ok(Snapshot::new(
+            self.store.share(self.store.len())?,
+            self.hasher,
+            slot,
+        ))
+    }
+
+    /// A `Send + Sync` handle on the root (a root map, or the whole history).
+    pub fn snapshot_root(&self) -> Result<Snapshot> {
+        Ok(Snapshot::new(
+            self.store.share(self.store.len())?,
+            self.hasher,
+            self.root_slot(),
+        ))
+    }
+
+    /// Runs `f` as a transaction that appends a new moment to the history.
+    ///
+    /// The new moment starts as a copy of the latest one ([`Transaction::root`]).
+    /// If `f` returns `Ok`, the moment is committed; if it returns `Err`, the
+    /// database is left exactly as it was, byte for byte.
+    pub fn transact<T, E>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        if !self.store.is_writable() {
+            return Err(Error::ReadOnly.into());
+        }
+        let start_len = self.store.len();
+        let mut st = TxState::new(self.hasher, start_len, Slot::EMPTY);
+        let outcome = Self::run_history_tx(&mut self.store, &mut st, self.header, f);
+        let result = match outcome {
+            Ok((value, history)) => self.commit_history(history).map(|_| value).map_err(E::from),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            // Put back the exact bytes (including the header if it was initialised).
+            TxCore::new(&mut self.store, &mut st)
+                .rollback(start_len)
+                .map_err(E::from)?;
+            self.store.flush().map_err(E::from)?;
+        } else {
+            self.header.tag = Tag::ArrayList;
+        }
+        result
+    }
+
+    fn run_history_tx<T, E: From<Error>>(
+        store: &mut S,
+        st: &mut TxState,
+        header: Header,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<(T, ArrayList), E> {
+        let mut core = TxCore::new(store, st);
+        match header.tag {
+            Tag::ArrayList => {}
+            Tag::None => init_history(&mut core, header)?,
+            found => return Err(Error::WrongRoot { found }.into()),
+        }
+        let mut history = ArrayList::read(&core.src(), DATABASE_START)?;
+        let committed = history;
+        let prev = if history.size == 0 {
+            Slot::NULL
+        } else {
+            core.src().slot(history.slot_pos(&core.src(), history.size - 1)?)?
+        };
+        let leaf = history.push_slot(&mut core, false, false)?;
+        core.write_at(leaf, &prev.encode())?;
+        let mut tx = Transaction {
+            store: core.store,
+            st: core.st,
+            root: SlotPos::Disk(leaf),
+            history: Some(committed),
+        };
+        let value = f(&mut tx)?;
+        Ok((value, history))
+    }
+
+    fn commit_history(&mut self, history: ArrayList) -> Result<()> {
+        self.store.flush()?;
+        if self.durability == Durability::Full {
+            self.store.sync()?;
+        }
+        let top = TopHeader {
+            size: history.size,
+            ptr: history.root,
+            file_size: self.store.len(),
+        };
+        self.store.write_at(DATABASE_START, &top.encode())?;
+        self.finish_commit()
+    }
+
+    fn finish_commit(&mut self) -> Result<()> {
+        match self.durability {
+            Durability::None => self.store.flush(),
+            _ => self.store.sync(),
+        }
+    }
+
+    /// Runs `f` as a transaction on a database whose root is a map or set
+    /// rather than a history (or on an empty database, to make it one).
+    ///
+    /// There are no moments: the root is changed copy-on-write and committed
+    /// by rewriting the root block at offset 12. If `f` fails, nothing changes.
+    pub fn transact_root<T, E>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        if !self.store.is_writable() {
+            return Err(Error::ReadOnly.into());
+        }
+        if self.header.tag == Tag::ArrayList {
+            return Err(Error::WrongRoot {
+                found: Tag::ArrayList,
+            }
+            .into());
+        }
+        let start_len = self.store.len();
+        let mut st = TxState::new(self.hasher, start_len, self.root_slot());
+        let mut tx = Transaction {
+            store: &mut self.store,
+            st: &mut st,
+            root: SlotPos::Root,
+            history: None,
+        };
+        let result = match f(&mut tx) {
+            Ok(v) => {
+                let root = tx.st.root;
+                Self::commit_root(&mut *tx.store, root, self.header)
+                    .map(|tag| (v, tag))
+                    .map_err(E::from)
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((v, tag)) => {
+                self.header.tag = tag;
+                self.finish_commit().map_err(E::from)?;
+                Ok(v)
+            }
+            Err(e) => {
+                TxCore::new(&mut self.store, &mut st)
+                    .rollback(start_len)
+                    .map_err(E::from)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves a root-map transaction's root block to offset 12 and sets the header tag.
+    fn commit_root(store: &mut dyn Storage, root: Slot, header: Header) -> Result<Tag> {
+        match root.tag {
+            Tag::None => return Ok(header.tag),
+            t if t.is_hamt() => {}
+            t => return Err(Error::InvalidRoot(t)),
+        }
+        if root.value != DATABASE_START {
+            let hamt = Hamt::from_slot(root)?;
+            let head_start = hamt.count_pos.unwrap_or(hamt.block);
+            let head_len = hamt.block + BLOCK_LEN - head_start;
+            let mut buf = vec![0u8; head_len as usize];
+            store.read_at(head_start, &mut buf)?;
+            store.flush()?;
+            store.write_at(DATABASE_START, &buf)?;
+        }
+        if root.tag != header.tag {
+            let h = Header {
+                tag: root.tag,
+                ..header
+            };
+            store.write_at(0, &h.encode())?;
+        }
+        Ok(root.tag)
+    }
+
+    /// Undo: appends moment `index` again as the newest moment (no data is copied).
+    pub fn revert_to(&mut self, index: i64) -> Result<()> {
+        let slot = self.moment(index)?.slot();
+        self.transact(|tx| tx.root().write_slot(slot))
+    }
+
+    /// Drops every moment after the first `len` (the reference's history
+    /// slice). The bytes stay in the file; compaction reclaims them.
+    pub fn truncate_history(&mut self, len: u64) -> Result<()> {
+        let Some(history) = self.history()? else {
+            return if len == 0 {
+                Ok(())
+            } else {
+                Err(Error::NoSuchMoment { index: len as i64, len: 0 })
+            };
+        };
+        if len > history.size {
+            return Err(Error::NoSuchMoment {
+                index: i64::try_from(len).unwrap_or(i64::MAX),
+                len: history.size,
+            });
+        }
+        let start_len = self.store.len();
+        let mut st = TxState::new(self.hasher, start_len, Slot::EMPTY);
+        let mut core = TxCore::new(&mut self.store, &mut st);
+        let mut h = history;
+        // The history is never copied: change its header in place.
+        core.st.tx_start = 0;
+        h.truncate(&mut core, len)?;
+        self.finish_commit()
+    }
+}
+
+/// Writes the empty history: the 24-byte header and a zero root block.
+fn init_history(core: &mut TxCore<'_>, header: Header) -> Result<()> {
+    if core.store.len() != DATABASE_START {
+        return Err(Error::corrupt(DATABASE_START, "data after an empty root"));
+    }
+    let top = TopHeader {
+        size: 0,
+        ptr: DATABASE_START + TOP_HEADER_LEN,
+        file_size: 0,
+    };
+    core.alloc(&top.encode())?;
+    core.alloc_zeroed(BLOCK_LEN)?;
+    let h = Header {
+        tag: Tag::ArrayList,
+        ..header
+    };
+    core.write_at(0, &h.encode())
+}
+
+/// A transaction in progress: the new moment's root slot, plus reads of
+/// the committed moments.
+pub struct Transaction<'db> {
+    store: &'db mut dyn Storage,
+    st: &'db mut TxState,
+    root: SlotPos,
+    history: Option<ArrayList>,
+}
+
+impl<'db> Transaction<'db> {
+    fn core(&mut self) -> TxCore<'_> {
+        TxCore::new(&mut *self.store, &mut *self.st)
+    }
+
+    /// A cursor on the root being built: the new moment (initially the
+    /// previous moment's root), or the root map in [`Database::transact_root`].
+    pub fn root(&mut self) -> WriteCursor<'_> {
+        let pos = self.root;
+        WriteCursor::new(self.core(), pos)
+    }
+
+    /// Shorthand for `root().hash_map()`: the moment's root as a HashMap.
+    pub fn root_map(&mut self) -> Result<MapMut<'_>> {
+        self.root().hash_map()
+    }
+
+    /// Makes everything written so far in this transaction immutable: later
+    /// changes copy it first. Use it before cloning a structure made in the
+    /// same transaction, so the clone and the original stay independent.
+    pub fn freeze(&mut self) {
+        self.core().freeze();
+    }
+
+    /// The hasher of the database.
+    pub fn hasher(&self) -> Hasher {
+        self.st.hasher
+    }
+
+    /// Number of moments committed before this transaction.
+    pub fn moment_count(&self) -> u64 {
+        self.history.map_or(0, |h| h.size)
+    }
+
+    /// Reads a committed moment (negative counts from the end).
+    pub fn moment(&self, index: i64) -> Result<Cursor<'_>> {
+        let src = Src::storage(&*self.store, self.st.hasher);
+        let history = self.history.ok_or(Error::NoSuchMoment { index, len: 0 })?;
+        let k = resolve_index(index, history.size).map_err(|_| Error::NoSuchMoment {
+            index,
+            len: history.size,
+        })?;
+        Cursor::at(src, history.slot_pos(&src, k)?)
+    }
+}

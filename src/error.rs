@@ -1,0 +1,180 @@
+//! The crate's one error type.
+//!
+//! Every failure — a malformed file, a misuse of the API, an I/O error — is a
+//! variant of [`Error`]. Variants that come from reading bytes carry the byte
+//! position where the problem was seen, so a corrupt file can be diagnosed.
+
+use crate::format::Tag;
+
+/// Shorthand for `std::result::Result<T, xitdb::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in xitdb.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O error from the storage backend.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// The storage is shorter than the 12-byte database header.
+    #[error("not an xitdb database: {len} bytes is shorter than the 12-byte header")]
+    TooShort {
+        /// Length of the storage in bytes.
+        len: u64,
+    },
+
+    /// The first three bytes are not `xit`.
+    #[error("not an xitdb database: bad magic bytes {found:02x?}")]
+    BadMagic {
+        /// The three bytes found at offset 0.
+        found: [u8; 3],
+    },
+
+    /// The header's format version is newer than this library understands.
+    #[error("unsupported format version {found} (this library reads version {supported})")]
+    UnsupportedVersion {
+        /// Version in the file header.
+        found: u16,
+        /// Highest version this library supports.
+        supported: u16,
+    },
+
+    /// A byte that should hold a slot tag holds a value outside the tag table.
+    #[error("invalid tag {tag} at byte {pos}")]
+    InvalidTag {
+        /// The raw 7-bit tag value.
+        tag: u8,
+        /// Byte position of the tag (0 when not known).
+        pos: u64,
+    },
+
+    /// A hash size in the header that cannot be used (zero).
+    #[error("invalid hash size {0} in header")]
+    InvalidHashSize(u16),
+
+    /// The hash supplied by the caller has the wrong length for this database.
+    #[error("hash has {found} bytes but this database uses {expected}-byte hashes")]
+    HashLength {
+        /// Hash size of the database.
+        expected: usize,
+        /// Length of the hash given.
+        found: usize,
+    },
+
+    /// A key-based operation on a database whose hasher is unknown to this library.
+    #[error("unknown hash algorithm (hash_id {id:02x?}, {size}-byte hashes): only raw-hash operations are possible")]
+    UnknownHasher {
+        /// The header's hash_id bytes.
+        id: [u8; 4],
+        /// The header's hash size.
+        size: u16,
+    },
+
+    /// A pointer or length points outside the storage.
+    #[error("out of bounds: {len} bytes at {pos} exceed the storage length {storage_len}")]
+    OutOfBounds {
+        /// Start of the attempted read.
+        pos: u64,
+        /// Length of the attempted read.
+        len: u64,
+        /// Length of the storage.
+        storage_len: u64,
+    },
+
+    /// A structural invariant of the format does not hold.
+    #[error("corrupt database at byte {pos}: {reason}")]
+    Corrupt {
+        /// Byte position where the problem was seen.
+        pos: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
+    /// The slot holds a different kind of value than the operation needs.
+    #[error("expected {expected}, found {found}")]
+    UnexpectedTag {
+        /// What the operation needed.
+        expected: &'static str,
+        /// The tag that was found.
+        found: Tag,
+    },
+
+    /// A list index outside `-len..len`.
+    #[error("index {index} out of range for a list of {len} items")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: i64,
+        /// The number of items.
+        len: u64,
+    },
+
+    /// A moment index outside the history.
+    #[error("moment {index} does not exist (the history holds {len} moments)")]
+    NoSuchMoment {
+        /// The index asked for.
+        index: i64,
+        /// Number of moments.
+        len: u64,
+    },
+
+    /// A path step named a key or index that is not there.
+    #[error("path step {step} not found")]
+    PathNotFound {
+        /// Index of the failing step within the path.
+        step: usize,
+    },
+
+    /// `count` on a structure that does not store one.
+    #[error("a {0} does not store a count")]
+    NotCounted(Tag),
+
+    /// The database was opened read-only.
+    #[error("the database is read-only")]
+    ReadOnly,
+
+    /// Another writer holds the database's lock.
+    #[error("the database is locked by another writer")]
+    Locked,
+
+    /// The operation needs a history (top-level array list) or a root map of the other kind.
+    #[error("the database root is {found}, which this operation cannot use")]
+    WrongRoot {
+        /// The header's root tag.
+        found: Tag,
+    },
+
+    /// A value kind that cannot be the database root.
+    #[error("a {0} cannot be the database root")]
+    InvalidRoot(Tag),
+
+    /// The maximum tree depth of the format was exceeded.
+    #[error("maximum depth exceeded at byte {pos}")]
+    TooDeep {
+        /// Byte position of the node that would go too deep.
+        pos: u64,
+    },
+
+    /// The stored file size is larger than the file: committed data is missing.
+    #[error("truncated database: the header records {expected} committed bytes but the file has {found}")]
+    Truncated {
+        /// Committed size recorded in the header.
+        expected: u64,
+        /// Actual length.
+        found: u64,
+    },
+
+    /// A JSON document given to [`crate::load_json`] does not follow the canonical schema.
+    #[error("invalid JSON dump: {0}")]
+    Json(String),
+
+    /// Invalid argument supplied by the caller.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+}
+
+impl Error {
+    pub(crate) fn corrupt(pos: u64, reason: &'static str) -> Self {
+        Error::Corrupt { pos, reason }
+    }
+}

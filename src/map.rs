@@ -1,0 +1,432 @@
+//! HashMap, HashSet and their counted kinds: read views and write handles.
+//!
+//! Keys are identified by their hash (the database's hasher); the key bytes
+//! are stored beside the value so iteration can yield them. Every operation
+//! also exists "by hash", for callers that hash keys themselves or open a
+//! database whose hasher this library does not know.
+
+use crate::cursor::Cursor;
+use crate::error::Result;
+use crate::format::{Slot, Tag};
+use crate::tree::access::{SlotPos, Src, TxCore};
+use crate::tree::hamt::{Hamt, HamtIter, Kv};
+use crate::value::Value;
+use crate::write::WriteCursor;
+use std::borrow::Cow;
+
+/// One record of a map or set, as read.
+#[derive(Clone, Copy)]
+pub struct EntryRef<'r> {
+    src: Src<'r>,
+    kv: Kv,
+}
+
+impl std::fmt::Debug for EntryRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryRef").field("pos", &self.kv.pos).finish()
+    }
+}
+
+impl<'r> EntryRef<'r> {
+    /// The key's hash.
+    pub fn hash(&self) -> Result<Cow<'r, [u8]>> {
+        self.src.bytes(self.kv.pos, self.kv.hash_len)
+    }
+
+    /// The stored key (null when the entry was written by hash only).
+    pub fn key(&self) -> Result<Cursor<'r>> {
+        Cursor::at(self.src, self.kv.key_pos())
+    }
+
+    /// The value (null for sets, and for key-only entries).
+    pub fn value(&self) -> Result<Cursor<'r>> {
+        Cursor::at(self.src, self.kv.value_pos())
+    }
+}
+
+/// Iterator over the records of a map or set, in hash-trie order.
+pub struct Entries<'r> {
+    src: Src<'r>,
+    inner: HamtIter<'r>,
+}
+
+impl<'r> Iterator for Entries<'r> {
+    type Item = Result<EntryRef<'r>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let src = self.src;
+        self.inner.next().map(|r| r.map(|kv| EntryRef { src, kv }))
+    }
+}
+
+/// Shared read logic of maps and sets.
+#[derive(Clone, Copy)]
+struct HamtView<'r> {
+    src: Src<'r>,
+    hamt: Hamt,
+}
+
+impl<'r> HamtView<'r> {
+    fn find_key(&self, key: &[u8]) -> Result<Option<EntryRef<'r>>> {
+        let hash = self.src.hasher.hash(key)?;
+        self.find_hash(&hash)
+    }
+
+    fn find_hash(&self, hash: &[u8]) -> Result<Option<EntryRef<'r>>> {
+        Ok(self
+            .hamt
+            .find(&self.src, hash)?
+            .map(|kv| EntryRef { src: self.src, kv }))
+    }
+
+    fn entries(&self) -> Entries<'r> {
+        Entries {
+            src: self.src,
+            inner: self.hamt.iter(self.src),
+        }
+    }
+}
+
+macro_rules! view_common {
+    () => {
+        /// The structure's kind (counted or not).
+        pub fn kind(&self) -> Tag {
+            self.0.hamt.kind
+        }
+
+        /// The stored count; [`crate::Error::NotCounted`] for uncounted kinds.
+        pub fn count(&self) -> Result<u64> {
+            self.0.hamt.count(&self.0.src)
+        }
+
+        /// The record for a raw key hash.
+        pub fn entry_by_hash(&self, hash: &[u8]) -> Result<Option<EntryRef<'r>>> {
+            self.0.find_hash(hash)
+        }
+
+        /// The record for a key.
+        pub fn entry(&self, key: &[u8]) -> Result<Option<EntryRef<'r>>> {
+            self.0.find_key(key)
+        }
+
+        /// Iterates over every record.
+        pub fn iter(&self) -> Entries<'r> {
+            self.0.entries()
+        }
+    };
+}
+
+/// A read-only HashMap or CountedHashMap.
+#[derive(Clone, Copy)]
+pub struct MapView<'r>(HamtView<'r>);
+
+impl std::fmt::Debug for MapView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("MapView").field(&self.0.hamt).finish()
+    }
+}
+
+impl<'r> MapView<'r> {
+    pub(crate) fn new(src: Src<'r>, slot: Slot) -> Result<Self> {
+        expect_kind(slot, &[Tag::HashMap, Tag::CountedHashMap], "a map")?;
+        Ok(MapView(HamtView {
+            src,
+            hamt: Hamt::from_slot(slot)?,
+        }))
+    }
+
+    view_common!();
+
+    /// The value stored under `key`, if the key is present.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Cursor<'r>>> {
+        self.entry(key)?.map(|e| e.value()).transpose()
+    }
+
+    /// The value stored under a raw hash.
+    pub fn get_by_hash(&self, hash: &[u8]) -> Result<Option<Cursor<'r>>> {
+        self.entry_by_hash(hash)?.map(|e| e.value()).transpose()
+    }
+
+    /// True when `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.entry(key)?.is_some())
+    }
+}
+
+/// A read-only HashSet or CountedHashSet.
+#[derive(Clone, Copy)]
+pub struct SetView<'r>(HamtView<'r>);
+
+impl std::fmt::Debug for SetView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SetView").field(&self.0.hamt).finish()
+    }
+}
+
+impl<'r> SetView<'r> {
+    pub(crate) fn new(src: Src<'r>, slot: Slot) -> Result<Self> {
+        expect_kind(slot, &[Tag::HashSet, Tag::CountedHashSet], "a set")?;
+        Ok(SetView(HamtView {
+            src,
+            hamt: Hamt::from_slot(slot)?,
+        }))
+    }
+
+    view_common!();
+
+    /// True when `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> Result<bool> {
+        Ok(self.entry(member)?.is_some())
+    }
+
+    /// True when a member with this raw hash is in the set.
+    pub fn contains_hash(&self, hash: &[u8]) -> Result<bool> {
+        Ok(self.entry_by_hash(hash)?.is_some())
+    }
+}
+
+fn expect_kind(slot: Slot, kinds: &[Tag], expected: &'static str) -> Result<()> {
+    if kinds.contains(&slot.tag) {
+        Ok(())
+    } else {
+        Err(crate::Error::UnexpectedTag {
+            expected,
+            found: slot.tag,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- writing
+
+/// A record of a map or set opened for writing.
+pub struct EntryMut<'t> {
+    core: TxCore<'t>,
+    kv: Kv,
+}
+
+impl<'t> EntryMut<'t> {
+    /// A cursor on the key slot.
+    pub fn key(&mut self) -> WriteCursor<'_> {
+        WriteCursor::new(self.core.reborrow(), SlotPos::Disk(self.kv.key_pos()))
+    }
+
+    /// A cursor on the value slot.
+    pub fn value(&mut self) -> WriteCursor<'_> {
+        WriteCursor::new(self.core.reborrow(), SlotPos::Disk(self.kv.value_pos()))
+    }
+
+    /// Turns the entry into a cursor on its value slot.
+    pub fn into_value(self) -> WriteCursor<'t> {
+        WriteCursor::new(self.core, SlotPos::Disk(self.kv.value_pos()))
+    }
+}
+
+/// Shared write logic of maps and sets.
+struct HamtMut<'t> {
+    core: TxCore<'t>,
+    pos: SlotPos,
+    kind: Tag,
+}
+
+impl<'t> HamtMut<'t> {
+    fn open(mut core: TxCore<'t>, pos: SlotPos, kind: Tag) -> Result<Self> {
+        Hamt::open_mut(&mut core, pos, kind)?;
+        Ok(HamtMut { core, pos, kind })
+    }
+
+    fn reborrow(&mut self) -> HamtMut<'_> {
+        HamtMut {
+            core: self.core.reborrow(),
+            pos: self.pos,
+            kind: self.kind,
+        }
+    }
+
+    fn hamt(&mut self) -> Result<Hamt> {
+        Hamt::open_mut(&mut self.core, self.pos, self.kind)
+    }
+
+    fn view(&self) -> Result<HamtView<'_>> {
+        let slot = self.core.read_slot(self.pos)?;
+        Ok(HamtView {
+            src: self.core.src(),
+            hamt: Hamt::from_slot(slot)?,
+        })
+    }
+
+    /// Finds or creates the record for `hash`, storing `key` if the key slot is empty.
+    fn upsert(&mut self, hash: &[u8], key: Option<&[u8]>) -> Result<(Kv, bool)> {
+        let hamt = self.hamt()?;
+        let (kv, created) = hamt
+            .entry_mut(&mut self.core, hash, true)?
+            .ok_or(crate::Error::corrupt(hamt.block, "entry not created"))?;
+        if let Some(k) = key {
+            let mut c = WriteCursor::new(self.core.reborrow(), SlotPos::Disk(kv.key_pos()));
+            c.write_if_empty(k)?;
+        }
+        Ok((kv, created))
+    }
+
+    fn entry_by_hash(&mut self, hash: &[u8]) -> Result<EntryMut<'_>> {
+        let (kv, _) = self.upsert(hash, None)?;
+        Ok(EntryMut {
+            core: self.core.reborrow(),
+            kv,
+        })
+    }
+
+    fn remove_hash(&mut self, hash: &[u8]) -> Result<bool> {
+        // Nothing is written (not even a copy) when the key is absent.
+        if self.view()?.find_hash(hash)?.is_none() {
+            return Ok(false);
+        }
+        let hamt = self.hamt()?;
+        hamt.remove(&mut self.core, hash)
+    }
+}
+
+macro_rules! mut_common {
+    () => {
+        /// The structure's kind (counted or not).
+        pub fn kind(&self) -> Tag {
+            self.0.kind
+        }
+
+        /// The stored count; [`crate::Error::NotCounted`] for uncounted kinds.
+        pub fn count(&self) -> Result<u64> {
+            let v = self.0.view()?;
+            v.hamt.count(&v.src)
+        }
+
+        /// Opens (creating if needed) the record for a raw hash, for
+        /// writing its key and value slots directly.
+        pub fn entry_by_hash(&mut self, hash: &[u8]) -> Result<EntryMut<'_>> {
+            self.0.entry_by_hash(hash)
+        }
+
+        /// Iterates over every record as it stands in this transaction.
+        pub fn iter(&self) -> Result<Entries<'_>> {
+            Ok(self.0.view()?.entries())
+        }
+    };
+}
+
+/// A HashMap or CountedHashMap opened for writing inside a transaction.
+pub struct MapMut<'t>(HamtMut<'t>);
+
+impl<'t> MapMut<'t> {
+    pub(crate) fn open(core: TxCore<'t>, pos: SlotPos, kind: Tag) -> Result<Self> {
+        HamtMut::open(core, pos, kind).map(MapMut)
+    }
+
+    mut_common!();
+
+    /// A read-only view of the map as it stands in this transaction.
+    pub fn view(&self) -> Result<MapView<'_>> {
+        Ok(MapView(self.0.view()?))
+    }
+
+    /// Reads the value under `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Cursor<'_>>> {
+        MapView(self.0.view()?).get(key)
+    }
+
+    /// Reads the value under a raw hash.
+    pub fn get_by_hash(&self, hash: &[u8]) -> Result<Option<Cursor<'_>>> {
+        MapView(self.0.view()?).get_by_hash(hash)
+    }
+
+    /// True when `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        MapView(self.0.view()?).contains_key(key)
+    }
+
+    /// Stores `value` under `key` (the key bytes are kept for iteration).
+    pub fn put<'v>(&mut self, key: impl AsRef<[u8]>, value: impl Into<Value<'v>>) -> Result<()> {
+        self.entry(key.as_ref())?.write(value)
+    }
+
+    /// Stores `value` under a raw hash, without key bytes.
+    pub fn put_by_hash<'v>(&mut self, hash: &[u8], value: impl Into<Value<'v>>) -> Result<()> {
+        self.0.entry_by_hash(hash)?.value().write(value)
+    }
+
+    /// The value slot for `key`, creating the entry (with its key) if absent.
+    /// Write a value or open a nested structure through the cursor.
+    pub fn entry(&mut self, key: impl AsRef<[u8]>) -> Result<WriteCursor<'_>> {
+        self.reborrow().into_entry(key)
+    }
+
+    /// Like [`MapMut::entry`], consuming the handle (for longer-lived cursors).
+    pub fn into_entry(mut self, key: impl AsRef<[u8]>) -> Result<WriteCursor<'t>> {
+        let key = key.as_ref();
+        let hash = self.0.core.st.hasher.hash(key)?;
+        let (kv, _) = self.0.upsert(&hash, Some(key))?;
+        Ok(WriteCursor::new(self.0.core, SlotPos::Disk(kv.value_pos())))
+    }
+
+    /// The value slot for a raw hash, creating the entry (without key bytes).
+    pub fn into_entry_by_hash(mut self, hash: &[u8]) -> Result<WriteCursor<'t>> {
+        let (kv, _) = self.0.upsert(hash, None)?;
+        Ok(WriteCursor::new(self.0.core, SlotPos::Disk(kv.value_pos())))
+    }
+
+    /// A shorter-lived handle on the same map.
+    pub fn reborrow(&mut self) -> MapMut<'_> {
+        MapMut(self.0.reborrow())
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub fn remove(&mut self, key: impl AsRef<[u8]>) -> Result<bool> {
+        let hash = self.0.core.st.hasher.hash(key.as_ref())?;
+        self.0.remove_hash(&hash)
+    }
+
+    /// Removes the entry with a raw hash; returns whether it was present.
+    pub fn remove_by_hash(&mut self, hash: &[u8]) -> Result<bool> {
+        self.0.remove_hash(hash)
+    }
+}
+
+/// A HashSet or CountedHashSet opened for writing inside a transaction.
+pub struct SetMut<'t>(HamtMut<'t>);
+
+impl<'t> SetMut<'t> {
+    pub(crate) fn open(core: TxCore<'t>, pos: SlotPos, kind: Tag) -> Result<Self> {
+        HamtMut::open(core, pos, kind).map(SetMut)
+    }
+
+    mut_common!();
+
+    /// A read-only view of the set as it stands in this transaction.
+    pub fn view(&self) -> Result<SetView<'_>> {
+        Ok(SetView(self.0.view()?))
+    }
+
+    /// True when `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> Result<bool> {
+        SetView(self.0.view()?).contains(member)
+    }
+
+    /// A shorter-lived handle on the same set.
+    pub fn reborrow(&mut self) -> SetMut<'_> {
+        SetMut(self.0.reborrow())
+    }
+
+    /// Adds `member`; returns true when it was not there before.
+    pub fn insert(&mut self, member: impl AsRef<[u8]>) -> Result<bool> {
+        let member = member.as_ref();
+        let hash = self.0.core.st.hasher.hash(member)?;
+        Ok(self.0.upsert(&hash, Some(member))?.1)
+    }
+
+    /// Removes `member`; returns whether it was present.
+    pub fn remove(&mut self, member: impl AsRef<[u8]>) -> Result<bool> {
+        let hash = self.0.core.st.hasher.hash(member.as_ref())?;
+        self.0.remove_hash(&hash)
+    }
+
+    /// Removes the member with a raw hash; returns whether it was present.
+    pub fn remove_by_hash(&mut self, hash: &[u8]) -> Result<bool> {
+        self.0.remove_hash(hash)
+    }
+}

@@ -1,0 +1,67 @@
+//! Snapshots: owned, thread-safe read handles on one moment.
+
+use crate::cursor::Cursor;
+use crate::format::Slot;
+use crate::hash::Hasher;
+use crate::storage::SharedBytes;
+use crate::tree::access::Src;
+
+/// A moment (or root) that can be read from many threads at once while the
+/// database keeps committing.
+///
+/// A snapshot holds the database bytes as they were when it was taken
+/// (a shared memory map for files, a shared buffer in memory), and the
+/// moment's root slot. Everything it reaches was committed before it was
+/// taken and is never modified again, so readers never see a partial
+/// transaction. It is `Send + Sync + Clone`.
+#[derive(Clone)]
+pub struct Snapshot {
+    bytes: SharedBytes,
+    hasher: Hasher,
+    root: Slot,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("root", &self.root)
+            .field("len", &(*self.bytes).as_ref().len())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn new(bytes: SharedBytes, hasher: Hasher, root: Slot) -> Self {
+        Snapshot {
+            bytes,
+            hasher,
+            root,
+        }
+    }
+
+    /// A cursor on the snapshot's root.
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor::new(
+            Src::bytes_only((*self.bytes).as_ref(), self.hasher),
+            self.root,
+            None,
+        )
+    }
+
+    /// The root slot.
+    pub fn slot(&self) -> Slot {
+        self.root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn snapshot_is_send_and_sync() {
+        assert_send_sync::<Snapshot>();
+    }
+}

@@ -1,0 +1,294 @@
+//! File storage: buffered appends, memory-mapped reads, a writer lock.
+//!
+//! Appends collect in a write buffer and reach the file in large writes
+//! (when the buffer fills, and at every flush). Reads of bytes already in the
+//! file come straight from a shared memory map, with no system call; the map
+//! is made larger than the file so it is replaced only when the file outgrows
+//! it. A writable handle holds an exclusive lock on the file, so a second
+//! writer — another handle or another process — gets [`Error::Locked`].
+
+use super::{check_range, SharedBytes, Storage};
+use crate::error::{Error, Result};
+use memmap2::{Mmap, MmapOptions};
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Bytes of pending appends that trigger a write to the file.
+const FLUSH_THRESHOLD: usize = 4 << 20;
+/// Smallest memory map made (virtual address space only).
+const MIN_MAP: u64 = 1 << 20;
+
+/// A database file.
+#[derive(Debug)]
+pub struct FileStorage {
+    file: File,
+    /// Map of the file; valid for reads below `file_len`.
+    map: Option<Arc<Mmap>>,
+    map_len: u64,
+    /// Bytes written to the file.
+    file_len: u64,
+    /// Pending appends, logically at `file_len..`.
+    buf: Vec<u8>,
+    writable: bool,
+}
+
+/// A prefix of a shared memory map, handed to snapshots.
+struct MapPrefix {
+    map: Arc<Mmap>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MapPrefix {
+    fn as_ref(&self) -> &[u8] {
+        self.map.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl FileStorage {
+    /// Creates (or truncates to empty) a file and locks it for writing.
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        lock(&file)?;
+        file.set_len(0)?;
+        Self::from_file(file, true)
+    }
+
+    /// Opens an existing file (creating it if missing) and locks it for writing.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        lock(&file)?;
+        Self::from_file(file, true)
+    }
+
+    /// Opens an existing file for reading only; takes no lock.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let file = OpenOptions::new().read(true).open(path)?;
+        Self::from_file(file, false)
+    }
+
+    fn from_file(file: File, writable: bool) -> Result<Self> {
+        let file_len = file.metadata()?.len();
+        let mut s = FileStorage {
+            file,
+            map: None,
+            map_len: 0,
+            file_len,
+            buf: Vec::new(),
+            writable,
+        };
+        s.remap()?;
+        Ok(s)
+    }
+
+    /// Makes sure the map covers every byte in the file.
+    fn remap(&mut self) -> Result<()> {
+        if self.file_len == 0 || (self.map.is_some() && self.file_len <= self.map_len) {
+            return Ok(());
+        }
+        let want = if self.writable {
+            self.file_len.saturating_mul(2).max(MIN_MAP)
+        } else {
+            self.file_len
+        };
+        let len = usize::try_from(want).map_err(|_| Error::InvalidArgument("file too large"))?;
+        // SAFETY: the map is only read below `file_len`, bytes that exist in
+        // the file. A writable handle holds the exclusive lock, so no other
+        // cooperating writer changes or shrinks the file; bytes this handle
+        // rewrites in place are never read through a map while written (the
+        // writer reads through `&self` and writes through `&mut self`).
+        // Another process truncating the file behind our back is outside the
+        // contract, as for every memory-mapped database.
+        let map = unsafe { MmapOptions::new().len(len).map(&self.file)? };
+        self.map = Some(Arc::new(map));
+        self.map_len = want;
+        Ok(())
+    }
+
+    fn mapped(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m.get(..self.file_len as usize).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    fn write_file_at(&self, pos: u64, data: &[u8]) -> Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.file.write_all_at(data, pos)?;
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::FileExt;
+            let mut done = 0usize;
+            while let Some(rest) = data.get(done..).filter(|r| !r.is_empty()) {
+                let n = self.file.seek_write(rest, pos + done as u64)?;
+                if n == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+                }
+                done += n;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(Error::ReadOnly)
+        }
+    }
+}
+
+fn lock(file: &File) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+impl Storage for FileStorage {
+    fn len(&self) -> u64 {
+        self.file_len + self.buf.len() as u64
+    }
+
+    fn direct(&self) -> &[u8] {
+        self.mapped()
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        let end = check_range(pos, buf.len() as u64, self.len())?;
+        let split = self.file_len.clamp(pos, end);
+        let (from_map, from_buf) = buf.split_at_mut((split - pos) as usize);
+        if !from_map.is_empty() {
+            super::copy_from(self.mapped(), pos, from_map)?;
+        }
+        if !from_buf.is_empty() {
+            super::copy_from(&self.buf, split - self.file_len, from_buf)?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, data: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= FLUSH_THRESHOLD {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        let end = check_range(pos, data.len() as u64, self.len())?;
+        let split = self.file_len.clamp(pos, end);
+        let (to_file, to_buf) = data.split_at((split - pos) as usize);
+        if !to_file.is_empty() {
+            self.write_file_at(pos, to_file)?;
+        }
+        if !to_buf.is_empty() {
+            let start = (split - self.file_len) as usize;
+            if let Some(dst) = self.buf.get_mut(start..start + to_buf.len()) {
+                dst.copy_from_slice(to_buf);
+            }
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: u64) -> Result<()> {
+        self.check_writable()?;
+        if len >= self.file_len {
+            let keep = (len - self.file_len) as usize;
+            self.buf.resize(keep, 0);
+        } else {
+            self.buf.clear();
+            self.file.set_len(len)?;
+            self.file_len = len;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.write_file_at(self.file_len, &self.buf)?;
+        self.file_len += self.buf.len() as u64;
+        self.buf.clear();
+        self.remap()
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        if self.writable {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    fn share(&self, len: u64) -> Result<SharedBytes> {
+        check_range(0, len, self.file_len)?;
+        match &self.map {
+            Some(map) => Ok(Arc::new(MapPrefix {
+                map: map.clone(),
+                len: len as usize,
+            })),
+            None => Ok(Arc::new(Vec::new())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_writer_is_refused_and_readers_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        let mut a = FileStorage::create(&p).unwrap();
+        a.append(b"abc").unwrap();
+        a.flush().unwrap();
+        assert!(matches!(FileStorage::open(&p), Err(Error::Locked)));
+        let r = FileStorage::open_read_only(&p).unwrap();
+        assert_eq!(r.direct(), b"abc");
+        drop(a);
+        assert!(FileStorage::open(&p).is_ok());
+    }
+
+    #[test]
+    fn reads_span_file_and_buffer_and_survive_remaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStorage::create(&dir.path().join("y.db")).unwrap();
+        let chunk: Vec<u8> = (0..=255u8).collect();
+        for _ in 0..(3 * MIN_MAP as usize / 256) {
+            s.append(&chunk).unwrap();
+        }
+        s.flush().unwrap();
+        s.append(b"tail").unwrap();
+        let mut b = [0u8; 6];
+        s.read_at(s.len() - 6, &mut b).unwrap();
+        assert_eq!(&b, &[254, 255, b't', b'a', b'i', b'l']);
+        s.write_at(s.len() - 6, b"XYZW").unwrap();
+        s.read_at(s.len() - 6, &mut b).unwrap();
+        assert_eq!(&b, b"XYZWil");
+        assert_eq!(s.direct().len() as u64, s.len() - 4);
+    }
+}

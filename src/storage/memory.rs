@@ -1,0 +1,158 @@
+//! In-memory storage: the zero-decode wire format.
+//!
+//! A database held in memory is exactly the bytes a file would hold, so a
+//! buffer received from anywhere can be opened and read in place, with no
+//! parse step beyond the 12-byte header.
+
+use super::{check_range, copy_from, SharedBytes, Storage};
+use crate::error::{Error, Result};
+use std::sync::Arc;
+
+/// An owned, growable in-memory buffer.
+///
+/// The buffer sits behind an [`Arc`] so that snapshots can share it with
+/// reader threads for free; the first write after a snapshot copies the
+/// buffer (copy-on-write), so snapshots of large in-memory databases that
+/// outlive many commits cost one copy per commit. Use a file for heavy
+/// concurrent reading.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStorage {
+    data: Arc<Vec<u8>>,
+}
+
+impl MemoryStorage {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes ownership of existing bytes (no copy).
+    pub fn from_vec(bytes: Vec<u8>) -> Self {
+        MemoryStorage {
+            data: Arc::new(bytes),
+        }
+    }
+
+    /// Hands the bytes back out (no copy unless a snapshot still shares them).
+    pub fn into_vec(self) -> Vec<u8> {
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn data_mut(&mut self) -> &mut Vec<u8> {
+        Arc::make_mut(&mut self.data)
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    fn direct(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        copy_from(&self.data, pos, buf)
+    }
+
+    fn append(&mut self, data: &[u8]) -> Result<()> {
+        self.data_mut().extend_from_slice(data);
+        Ok(())
+    }
+
+    fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()> {
+        let end = check_range(pos, data.len() as u64, self.len())?;
+        let dst = self
+            .data_mut()
+            .get_mut(pos as usize..end as usize)
+            .ok_or(Error::corrupt(pos, "write outside the buffer"))?;
+        dst.copy_from_slice(data);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: u64) -> Result<()> {
+        let len = usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large"))?;
+        self.data_mut().resize(len, 0);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn is_writable(&self) -> bool {
+        true
+    }
+
+    fn share(&self, len: u64) -> Result<SharedBytes> {
+        if len == self.len() {
+            Ok(self.data.clone())
+        } else {
+            let end = check_range(0, len, self.len())?;
+            Ok(Arc::new(self.data.get(..end as usize).unwrap_or(&[]).to_vec()))
+        }
+    }
+}
+
+/// Borrowed bytes opened read-only, with no copy.
+#[derive(Debug, Clone, Copy)]
+pub struct SliceStorage<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> SliceStorage<'a> {
+    /// Wraps borrowed bytes.
+    pub fn new(data: &'a [u8]) -> Self {
+        SliceStorage { data }
+    }
+
+    /// The borrowed bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+impl Storage for SliceStorage<'_> {
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+    fn direct(&self) -> &[u8] {
+        self.data
+    }
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        copy_from(self.data, pos, buf)
+    }
+    fn append(&mut self, _: &[u8]) -> Result<()> {
+        Err(Error::ReadOnly)
+    }
+    fn write_at(&mut self, _: u64, _: &[u8]) -> Result<()> {
+        Err(Error::ReadOnly)
+    }
+    fn truncate(&mut self, _: u64) -> Result<()> {
+        Err(Error::ReadOnly)
+    }
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn is_writable(&self) -> bool {
+        false
+    }
+    /// Borrowed bytes cannot outlive their owner, so a snapshot copies them.
+    fn share(&self, len: u64) -> Result<SharedBytes> {
+        let end = check_range(0, len, self.len())?;
+        Ok(Arc::new(self.data.get(..end as usize).unwrap_or(&[]).to_vec()))
+    }
+}

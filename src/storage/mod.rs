@@ -1,0 +1,158 @@
+//! Where the bytes live. Storage knows nothing of the format: it offers
+//! positioned reads, appends at the end, in-place writes, truncation and
+//! syncing, plus a directly readable prefix for zero-copy reads.
+//!
+//! Backends: [`MemoryStorage`] (an owned, growable buffer), [`SliceStorage`]
+//! (borrowed bytes, read-only) and [`FileStorage`] (a file with buffered
+//! appends and memory-mapped reads).
+
+mod file;
+mod memory;
+
+pub use file::FileStorage;
+pub use memory::{MemoryStorage, SliceStorage};
+
+use crate::error::{Error, Result};
+use std::sync::Arc;
+
+/// Bytes that can be shared with reader threads: an immutable view of the
+/// storage at one instant, used by [`crate::Snapshot`].
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A byte store for a database.
+///
+/// Implementations must keep every byte below [`Storage::len`] readable,
+/// and must return an error (never panic) for reads outside it.
+pub trait Storage: Send {
+    /// Current length in bytes, including bytes not yet flushed.
+    fn len(&self) -> u64;
+
+    /// True when the storage holds no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A prefix of the storage that can be read directly, without a copy.
+    /// It may be shorter than [`Storage::len`] (the rest is read with
+    /// [`Storage::read_at`]).
+    fn direct(&self) -> &[u8];
+
+    /// Fills `buf` with the bytes at `pos..pos + buf.len()`.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// Appends `data` at the end.
+    fn append(&mut self, data: &[u8]) -> Result<()>;
+
+    /// Overwrites bytes at `pos`; the range must lie below [`Storage::len`].
+    fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()>;
+
+    /// Changes the length (shrinking discards bytes; growing appends zeros).
+    fn truncate(&mut self, len: u64) -> Result<()>;
+
+    /// Hands buffered writes to the operating system (not durable yet).
+    fn flush(&mut self) -> Result<()>;
+
+    /// Makes every written byte durable (`fsync`); implies [`Storage::flush`].
+    fn sync(&mut self) -> Result<()>;
+
+    /// False for read-only storage.
+    fn is_writable(&self) -> bool;
+
+    /// An immutable view of the first `len` bytes that other threads may
+    /// read while this storage keeps being written. The bytes below `len`
+    /// that a reader follows must not be modified afterwards (the database
+    /// guarantees this for committed moments). Buffered bytes must have been
+    /// flushed first.
+    fn share(&self, len: u64) -> Result<SharedBytes>;
+}
+
+/// Checks that `pos..pos+len` lies within `storage_len` and returns the end.
+#[inline]
+pub(crate) fn check_range(pos: u64, len: u64, storage_len: u64) -> Result<u64> {
+    match pos.checked_add(len) {
+        Some(end) if end <= storage_len => Ok(end),
+        _ => Err(Error::OutOfBounds {
+            pos,
+            len,
+            storage_len,
+        }),
+    }
+}
+
+/// Copies `buf.len()` bytes at `pos` out of `bytes`, or reports the overrun.
+#[inline]
+pub(crate) fn copy_from(bytes: &[u8], pos: u64, buf: &mut [u8]) -> Result<()> {
+    let end = check_range(pos, buf.len() as u64, bytes.len() as u64)?;
+    // check_range bounds both ends by bytes.len(), which fits in usize
+    match bytes.get(pos as usize..end as usize) {
+        Some(src) => {
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+        None => Err(Error::OutOfBounds {
+            pos,
+            len: buf.len() as u64,
+            storage_len: bytes.len() as u64,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the same contract checks on any backend.
+    pub(crate) fn exercise(s: &mut dyn Storage) {
+        assert_eq!(s.len(), 0);
+        s.append(b"hello").unwrap();
+        s.append(&42u64.to_be_bytes()).unwrap();
+        assert_eq!(s.len(), 13);
+        let mut b = [0u8; 5];
+        s.read_at(0, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+        let mut n = [0u8; 8];
+        s.read_at(5, &mut n).unwrap();
+        assert_eq!(u64::from_be_bytes(n), 42);
+        s.write_at(1, b"EL").unwrap();
+        s.read_at(0, &mut b).unwrap();
+        assert_eq!(&b, b"hELlo");
+        assert!(s.read_at(10, &mut [0u8; 4]).is_err());
+        assert!(s.read_at(u64::MAX, &mut [0u8; 4]).is_err());
+        assert!(s.write_at(12, b"xx").is_err());
+        s.flush().unwrap();
+        let shared = s.share(5).unwrap();
+        assert_eq!((*shared).as_ref(), b"hELlo");
+        s.truncate(3).unwrap();
+        assert_eq!(s.len(), 3);
+        assert!(s.read_at(2, &mut [0u8; 2]).is_err());
+        s.append(b"p!").unwrap();
+        s.read_at(0, &mut b).unwrap();
+        assert_eq!(&b, b"hELp!");
+        s.sync().unwrap();
+        // the shared view taken earlier is unaffected by later writes
+        assert_eq!((*shared).as_ref(), b"hELlo");
+    }
+
+    #[test]
+    fn memory_contract() {
+        exercise(&mut MemoryStorage::new());
+    }
+
+    #[test]
+    fn file_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = FileStorage::create(&dir.path().join("s.db")).unwrap();
+        exercise(&mut f);
+    }
+
+    #[test]
+    fn slice_is_read_only() {
+        let data = b"abcdef".to_vec();
+        let mut s = SliceStorage::new(&data);
+        assert!(matches!(s.append(b"x"), Err(Error::ReadOnly)));
+        let mut b = [0u8; 2];
+        s.read_at(4, &mut b).unwrap();
+        assert_eq!(&b, b"ef");
+        assert_eq!(s.direct(), b"abcdef");
+    }
+}

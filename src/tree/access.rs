@@ -1,0 +1,275 @@
+//! Bounded read access to a database's bytes, and the write context of a
+//! transaction with its one copy-on-write rule.
+
+use crate::error::{Error, Result};
+use crate::format::{Slot, SLOT_LEN};
+use crate::hash::Hasher;
+use crate::storage::{check_range, Storage};
+use std::borrow::Cow;
+
+/// Read access to storage: a directly readable prefix plus an optional
+/// fallback for the rest. Every read is bounds-checked against `len`.
+#[derive(Clone, Copy)]
+pub(crate) struct Src<'r> {
+    direct: &'r [u8],
+    rest: Option<&'r dyn Storage>,
+    len: u64,
+    pub hasher: Hasher,
+}
+
+impl<'r> Src<'r> {
+    /// Reads through a storage backend.
+    pub fn storage(store: &'r dyn Storage, hasher: Hasher) -> Self {
+        Src {
+            direct: store.direct(),
+            rest: Some(store),
+            len: store.len(),
+            hasher,
+        }
+    }
+
+    /// Reads from plain bytes.
+    pub fn bytes_only(bytes: &'r [u8], hasher: Hasher) -> Self {
+        Src {
+            direct: bytes,
+            rest: None,
+            len: bytes.len() as u64,
+            hasher,
+        }
+    }
+
+    /// Storage length.
+    #[inline]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Fills `buf` from `pos`.
+    #[inline]
+    pub fn read_into(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        let n = buf.len();
+        if let Some(src) = usize::try_from(pos)
+            .ok()
+            .and_then(|p| self.direct.get(p..p.checked_add(n)?))
+        {
+            buf.copy_from_slice(src);
+            return Ok(());
+        }
+        match self.rest {
+            Some(s) => s.read_at(pos, buf),
+            None => Err(Error::OutOfBounds {
+                pos,
+                len: n as u64,
+                storage_len: self.len,
+            }),
+        }
+    }
+
+    /// Reads `N` bytes at `pos`.
+    #[inline]
+    pub fn array<const N: usize>(&self, pos: u64) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.read_into(pos, &mut b)?;
+        Ok(b)
+    }
+
+    /// Reads a big-endian u64 at `pos`.
+    #[inline]
+    pub fn u64_at(&self, pos: u64) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array(pos)?))
+    }
+
+    /// Reads and decodes the slot at `pos`.
+    #[inline]
+    pub fn slot(&self, pos: u64) -> Result<Slot> {
+        Slot::decode(self.array(pos)?, pos)
+    }
+
+    /// Reads slot `i` of the block at `block`.
+    #[inline]
+    pub fn block_slot(&self, block: u64, i: usize) -> Result<Slot> {
+        self.slot(block + SLOT_LEN * i as u64)
+    }
+
+    /// Borrows (or, past the direct prefix, copies) `len` bytes at `pos`.
+    /// The length is checked against the storage first, so a hostile length
+    /// never causes an allocation larger than the storage.
+    pub fn bytes(&self, pos: u64, len: u64) -> Result<Cow<'r, [u8]>> {
+        let end = check_range(pos, len, self.len)?;
+        if let Some(b) = self.direct.get(pos as usize..end as usize) {
+            return Ok(Cow::Borrowed(b));
+        }
+        let mut v = vec![0u8; len as usize];
+        self.read_into(pos, &mut v)?;
+        Ok(Cow::Owned(v))
+    }
+
+    /// Compares the `other.len()` bytes at `pos` with `other`, without copying.
+    pub fn eq_at(&self, pos: u64, other: &[u8]) -> Result<bool> {
+        Ok(*self.bytes(pos, other.len() as u64)? == *other)
+    }
+}
+
+/// Where a writable slot lives: on disk, or the database's virtual root slot
+/// (held in memory during a root-map transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotPos {
+    /// A 9-byte slot at this byte position.
+    Disk(u64),
+    /// The header-described root.
+    Root,
+}
+
+/// The state a transaction keeps between operations.
+pub(crate) struct TxState {
+    pub hasher: Hasher,
+    /// Records starting below this offset are immutable.
+    pub tx_start: u64,
+    /// The virtual root slot (root-map transactions).
+    pub root: Slot,
+    /// Old contents of bytes below `tx_start` overwritten in place, so that a
+    /// failed transaction restores the file byte for byte.
+    undo: Vec<(u64, Vec<u8>)>,
+}
+
+impl TxState {
+    pub fn new(hasher: Hasher, tx_start: u64, root: Slot) -> Self {
+        TxState {
+            hasher,
+            tx_start,
+            root,
+            undo: Vec::new(),
+        }
+    }
+}
+
+/// The write context of a transaction: the storage and the transaction's
+/// state, both borrowed, so that nested handles can reborrow it.
+///
+/// The copy-on-write rule lives here and only here: a record that starts
+/// below `tx_start` belongs to a committed moment (or was frozen) and is
+/// copied to the end before it changes; a record at or above it was made by
+/// this transaction and changes in place.
+pub(crate) struct TxCore<'t> {
+    pub store: &'t mut dyn Storage,
+    pub st: &'t mut TxState,
+}
+
+impl<'t> TxCore<'t> {
+    pub fn new(store: &'t mut dyn Storage, st: &'t mut TxState) -> Self {
+        TxCore { store, st }
+    }
+
+    /// A shorter-lived handle on the same transaction.
+    #[inline]
+    pub fn reborrow(&mut self) -> TxCore<'_> {
+        TxCore {
+            store: &mut *self.store,
+            st: &mut *self.st,
+        }
+    }
+
+    /// Read access to the current state, including this transaction's writes.
+    #[inline]
+    pub fn src(&self) -> Src<'_> {
+        Src::storage(&*self.store, self.st.hasher)
+    }
+
+    /// True when the record at `ptr` was made by this transaction.
+    #[inline]
+    pub fn is_mutable(&self, ptr: u64) -> bool {
+        ptr >= self.st.tx_start
+    }
+
+    /// Makes everything written so far immutable for the rest of the transaction.
+    pub fn freeze(&mut self) {
+        self.st.tx_start = self.store.len();
+    }
+
+    pub fn read_slot(&self, pos: SlotPos) -> Result<Slot> {
+        match pos {
+            SlotPos::Disk(p) => self.src().slot(p),
+            SlotPos::Root => Ok(self.st.root),
+        }
+    }
+
+    pub fn write_slot(&mut self, pos: SlotPos, slot: Slot) -> Result<()> {
+        match pos {
+            SlotPos::Disk(p) => self.write_at(p, &slot.encode()),
+            SlotPos::Root => {
+                self.st.root = slot;
+                Ok(())
+            }
+        }
+    }
+
+    /// Overwrites bytes in place, logging the old bytes when they lie below
+    /// `tx_start` (such writes are rare: history slots past the history's end).
+    pub fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()> {
+        if pos < self.st.tx_start {
+            let mut old = vec![0u8; data.len()];
+            self.store.read_at(pos, &mut old)?;
+            self.st.undo.push((pos, old));
+        }
+        self.store.write_at(pos, data)
+    }
+
+    /// Writes a u64 in place (counts, sizes).
+    pub fn write_u64(&mut self, pos: u64, v: u64) -> Result<()> {
+        self.write_at(pos, &v.to_be_bytes())
+    }
+
+    /// Appends `data` and returns its position.
+    pub fn alloc(&mut self, data: &[u8]) -> Result<u64> {
+        let pos = self.store.len();
+        self.store.append(data)?;
+        Ok(pos)
+    }
+
+    /// Appends `n` zero bytes and returns their position.
+    pub fn alloc_zeroed(&mut self, n: u64) -> Result<u64> {
+        const ZEROS: [u8; 512] = [0; 512];
+        let pos = self.store.len();
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(ZEROS.len() as u64) as usize;
+            self.store.append(ZEROS.get(..k).unwrap_or(&[]))?;
+            left -= k as u64;
+        }
+        Ok(pos)
+    }
+
+    /// Copies the `len`-byte record at `ptr` to the end and returns the copy's position.
+    pub fn copy_record(&mut self, ptr: u64, len: u64) -> Result<u64> {
+        let mut buf = [0u8; 512];
+        let chunk = buf
+            .get_mut(..len as usize)
+            .ok_or(Error::InvalidArgument("record too long to copy"))?;
+        self.store.read_at(ptr, chunk)?;
+        let pos = self.store.len();
+        self.store.append(chunk)?;
+        Ok(pos)
+    }
+
+    /// The copy-on-write rule: returns a position where the `len`-byte record
+    /// at `ptr` may be changed, copying it first if it is immutable.
+    #[inline]
+    pub fn own(&mut self, ptr: u64, len: u64) -> Result<(u64, bool)> {
+        if self.is_mutable(ptr) {
+            Ok((ptr, false))
+        } else {
+            Ok((self.copy_record(ptr, len)?, true))
+        }
+    }
+
+    /// Puts back every logged byte and cuts the storage to `len`.
+    pub fn rollback(&mut self, len: u64) -> Result<()> {
+        while let Some((pos, old)) = self.st.undo.pop() {
+            if pos < len {
+                let n = old.len().min((len - pos) as usize);
+                self.store.write_at(pos, old.get(..n).unwrap_or(&[]))?;
+            }
+        }
+        self.store.truncate(len)
+    }
+}

@@ -1,0 +1,274 @@
+//! The ArrayList: a 16-way radix tree with a 16-byte header (`size`, root).
+//!
+//! The tree's height follows from its size (see [`list_shift`]); item `k`
+//! is found by the base-16 digits of `k`, most significant at the root.
+//! The top-level history is an ArrayList too, appended to in place.
+
+use super::access::{SlotPos, Src, TxCore};
+use crate::error::{Error, Result};
+use crate::format::{list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, SLOT_LEN};
+
+/// An ArrayList header read from storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ArrayList {
+    /// Position of the 16-byte header.
+    pub header: u64,
+    pub size: u64,
+    /// Root index block.
+    pub root: u64,
+}
+
+impl ArrayList {
+    /// Reads the header at `header`, rejecting sizes the storage cannot hold
+    /// (every item needs its own 9-byte slot).
+    pub fn read(src: &Src<'_>, header: u64) -> Result<ArrayList> {
+        let size = src.u64_at(header)?;
+        let root = src.u64_at(header + 8)?;
+        if size > src.len() / SLOT_LEN {
+            return Err(Error::corrupt(header, "list size larger than the storage can hold"));
+        }
+        Ok(ArrayList { header, size, root })
+    }
+
+    /// Interprets an `array_list` slot.
+    pub fn from_slot(src: &Src<'_>, slot: Slot) -> Result<ArrayList> {
+        if slot.tag != Tag::ArrayList {
+            return Err(Error::UnexpectedTag {
+                expected: "array_list",
+                found: slot.tag,
+            });
+        }
+        Self::read(src, slot.value)
+    }
+
+    /// Turns a signed index (negative counts from the end) into a position.
+    pub fn resolve(&self, index: i64) -> Result<u64> {
+        resolve_index(index, self.size)
+    }
+
+    /// Position of the slot holding item `k` (`k < size`).
+    pub fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64> {
+        let leaf = leaf_block(src, self.root, list_shift(self.size), k)?;
+        Ok(leaf + SLOT_LEN * (k & 0xF))
+    }
+
+    /// Iterates over the positions of the item slots, in order.
+    pub fn iter<'r>(&self, src: Src<'r>) -> ListIter<'r> {
+        ListIter {
+            src,
+            root: self.root,
+            shift: list_shift(self.size),
+            next: 0,
+            end: self.size,
+            leaf: 0,
+        }
+    }
+
+    // ----- writing -----
+
+    /// Opens the list at `pos` for writing: creates an empty list in an
+    /// empty slot, or copies a committed header (the root block is copied
+    /// only when an item changes).
+    pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<ArrayList> {
+        let slot = core.read_slot(pos)?;
+        let header = match slot.tag {
+            Tag::None => {
+                let h = core.alloc_zeroed(LIST_HEADER_LEN + BLOCK_LEN)?;
+                core.write_u64(h + 8, h + LIST_HEADER_LEN)?;
+                core.write_slot(pos, Slot::new(Tag::ArrayList, h))?;
+                h
+            }
+            Tag::ArrayList => {
+                let (h, copied) = core.own(slot.value, LIST_HEADER_LEN)?;
+                if copied {
+                    core.write_slot(pos, Slot { value: h, ..slot })?;
+                }
+                h
+            }
+            found => {
+                return Err(Error::UnexpectedTag {
+                    expected: "array_list",
+                    found,
+                })
+            }
+        };
+        Self::read(&core.src(), header)
+    }
+
+    fn write_header(&self, core: &mut TxCore<'_>) -> Result<()> {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.size.to_be_bytes());
+        b[8..].copy_from_slice(&self.root.to_be_bytes());
+        core.write_at(self.header, &b)
+    }
+
+    /// Appends an empty item and returns the position of its slot.
+    ///
+    /// With `cow` false the tree is changed in place (the history, whose
+    /// new slots lie past its committed size and so are invisible until the
+    /// header is rewritten). The header itself is written only if
+    /// `write_header` is set.
+    pub fn push_slot(&mut self, core: &mut TxCore<'_>, cow: bool, write_header: bool) -> Result<u64> {
+        let k = self.size;
+        let old_shift = list_shift(k);
+        let new_shift = list_shift(k + 1);
+        if cow {
+            self.root = core.own(self.root, BLOCK_LEN)?.0;
+        }
+        if new_shift > old_shift {
+            let root = core.alloc_zeroed(BLOCK_LEN)?;
+            core.write_at(root, &Slot::new(Tag::Index, self.root).encode())?;
+            self.root = root;
+        }
+        let mut block = self.root;
+        for level in (1..=new_shift as u32).rev() {
+            let spos = block + SLOT_LEN * digit(k, level);
+            // A subtree whose first index is `k` is new: any pointer found
+            // there is left over from a slice and must not be reused.
+            let fresh = k & ((1u64 << (4 * level)) - 1) == 0;
+            block = if fresh {
+                let child = core.alloc_zeroed(BLOCK_LEN)?;
+                core.write_at(spos, &Slot::new(Tag::Index, child).encode())?;
+                child
+            } else {
+                let slot = core.src().slot(spos)?;
+                if slot.tag != Tag::Index {
+                    return Err(Error::corrupt(spos, "missing list index block"));
+                }
+                own_child(core, spos, slot.value, cow)?
+            };
+        }
+        self.size = k + 1;
+        if write_header {
+            self.write_header(core)?;
+        }
+        let leaf = block + SLOT_LEN * (k & 0xF);
+        core.write_at(leaf, &Slot::EMPTY.encode())?;
+        Ok(leaf)
+    }
+
+    /// Owns the path to item `k` and returns the position of its slot.
+    pub fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
+        let (root, copied) = core.own(self.root, BLOCK_LEN)?;
+        if copied {
+            self.root = root;
+            self.write_header(core)?;
+        }
+        let mut block = root;
+        for level in (1..=list_shift(self.size) as u32).rev() {
+            let spos = block + SLOT_LEN * digit(k, level);
+            let slot = core.src().slot(spos)?;
+            if slot.tag != Tag::Index {
+                return Err(Error::corrupt(spos, "missing list index block"));
+            }
+            block = own_child(core, spos, slot.value, true)?;
+        }
+        Ok(block + SLOT_LEN * (k & 0xF))
+    }
+
+    /// Keeps the first `n` items. Only the header changes; when the tree
+    /// gets shallower the new root is the old tree's leftmost subtree.
+    pub fn truncate(&mut self, core: &mut TxCore<'_>, n: u64) -> Result<()> {
+        if n > self.size {
+            return Err(Error::IndexOutOfRange {
+                index: i64::try_from(n).unwrap_or(i64::MAX),
+                len: self.size,
+            });
+        }
+        let mut root = self.root;
+        for _ in list_shift(n)..list_shift(self.size) {
+            let slot = core.src().slot(root)?;
+            if slot.tag != Tag::Index {
+                return Err(Error::corrupt(root, "missing list index block"));
+            }
+            root = slot.value;
+        }
+        self.root = root;
+        self.size = n;
+        self.write_header(core)
+    }
+}
+
+/// Digit of `k` used at tree level `level` (0 = leaves).
+#[inline]
+fn digit(k: u64, level: u32) -> u64 {
+    (k >> (4 * level)) & 0xF
+}
+
+fn own_child(core: &mut TxCore<'_>, spos: u64, child: u64, cow: bool) -> Result<u64> {
+    if !cow {
+        return Ok(child);
+    }
+    let (c, copied) = core.own(child, BLOCK_LEN)?;
+    if copied {
+        core.write_at(spos, &Slot::new(Tag::Index, c).encode())?;
+    }
+    Ok(c)
+}
+
+/// Resolves a signed index against `size`.
+pub(crate) fn resolve_index(index: i64, size: u64) -> Result<u64> {
+    let k = if index < 0 {
+        size.checked_sub(index.unsigned_abs())
+    } else {
+        Some(index as u64).filter(|&k| k < size)
+    };
+    k.ok_or(Error::IndexOutOfRange { index, len: size })
+}
+
+/// Descends from `root` (a tree of height `shift + 1`) to the leaf block holding item `k`.
+fn leaf_block(src: &Src<'_>, root: u64, shift: u8, k: u64) -> Result<u64> {
+    let mut block = root;
+    for level in (1..=shift as u32).rev() {
+        let spos = block + SLOT_LEN * digit(k, level);
+        let slot = src.slot(spos)?;
+        if slot.tag != Tag::Index {
+            return Err(Error::corrupt(spos, "missing list index block"));
+        }
+        block = slot.value;
+    }
+    Ok(block)
+}
+
+/// Iterates over the item slot positions of an ArrayList.
+pub(crate) struct ListIter<'r> {
+    src: Src<'r>,
+    root: u64,
+    shift: u8,
+    next: u64,
+    end: u64,
+    leaf: u64,
+}
+
+impl ListIter<'_> {
+    /// Items not yet yielded.
+    pub fn remaining(&self) -> u64 {
+        self.end - self.next
+    }
+}
+
+impl Iterator for ListIter<'_> {
+    type Item = Result<u64>;
+    fn next(&mut self) -> Option<Result<u64>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let k = self.next;
+        if k & 0xF == 0 || k == 0 {
+            match leaf_block(&self.src, self.root, self.shift, k) {
+                Ok(b) => self.leaf = b,
+                Err(e) => {
+                    self.next = self.end;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.next += 1;
+        Some(Ok(self.leaf + SLOT_LEN * (k & 0xF)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.remaining()).unwrap_or(usize::MAX);
+        (n, Some(n))
+    }
+}

@@ -1,0 +1,326 @@
+//! The hash array mapped trie behind HashMap, HashSet and their counted kinds.
+//!
+//! A map is a 16-way trie of 144-byte index blocks keyed by the nibbles of
+//! the key hash, least significant first. Leaves are key/value records
+//! (`hash`, key slot, value slot). Counted kinds keep an 8-byte entry count
+//! in front of the root block.
+
+use super::access::{SlotPos, Src, TxCore};
+use crate::error::{Error, Result};
+use crate::format::{hash_nibble, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, SLOT_LEN};
+
+/// A map or set located in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hamt {
+    pub kind: Tag,
+    /// The root index block.
+    pub block: u64,
+    /// The stored count, for counted kinds.
+    pub count_pos: Option<u64>,
+}
+
+/// Offsets inside a key/value record for hash size `h`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kv {
+    pub pos: u64,
+    pub hash_len: u64,
+}
+
+impl Kv {
+    pub fn key_pos(self) -> u64 {
+        self.pos + self.hash_len
+    }
+    pub fn value_pos(self) -> u64 {
+        self.pos + self.hash_len + SLOT_LEN
+    }
+    pub fn record_len(hash_len: u64) -> u64 {
+        hash_len + 2 * SLOT_LEN
+    }
+}
+
+impl Hamt {
+    /// Interprets a slot of one of the four HAMT kinds.
+    pub fn from_slot(slot: Slot) -> Result<Hamt> {
+        let counted = match slot.tag {
+            Tag::HashMap | Tag::HashSet => false,
+            Tag::CountedHashMap | Tag::CountedHashSet => true,
+            found => {
+                return Err(Error::UnexpectedTag {
+                    expected: "a map or set",
+                    found,
+                })
+            }
+        };
+        Ok(Hamt {
+            kind: slot.tag,
+            block: slot.value + if counted { COUNT_LEN } else { 0 },
+            count_pos: counted.then_some(slot.value),
+        })
+    }
+
+    /// Length of the record the map's slot points at (count and root block).
+    fn head_len(kind: Tag) -> u64 {
+        match kind {
+            Tag::CountedHashMap | Tag::CountedHashSet => COUNT_LEN + BLOCK_LEN,
+            _ => BLOCK_LEN,
+        }
+    }
+
+    /// The stored count.
+    pub fn count(&self, src: &Src<'_>) -> Result<u64> {
+        match self.count_pos {
+            Some(p) => src.u64_at(p),
+            None => Err(Error::NotCounted(self.kind)),
+        }
+    }
+
+    /// Finds the record for `hash`.
+    pub fn find(&self, src: &Src<'_>, hash: &[u8]) -> Result<Option<Kv>> {
+        src.hasher.check_len(hash)?;
+        let mut block = self.block;
+        for depth in 0.. {
+            let i = hash_nibble(hash, depth).ok_or(Error::TooDeep { pos: block })?;
+            let slot = src.block_slot(block, i)?;
+            match slot.tag {
+                Tag::None => return Ok(None),
+                Tag::Index => block = slot.value,
+                Tag::KvPair => {
+                    return Ok(src.eq_at(slot.value, hash)?.then_some(Kv {
+                        pos: slot.value,
+                        hash_len: hash.len() as u64,
+                    }))
+                }
+                _ => return Err(Error::corrupt(block, "unexpected tag in a map block")),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Iterates over the map's records in trie order.
+    pub fn iter<'r>(&self, src: Src<'r>) -> HamtIter<'r> {
+        let mut stack = Vec::with_capacity(8);
+        stack.push((self.block, 0u8));
+        HamtIter {
+            budget: src.len() / BLOCK_LEN + 1,
+            max_depth: 2 * src.hasher.size(),
+            src,
+            stack,
+        }
+    }
+
+    // ----- writing -----
+
+    /// Opens the map at `pos` for writing, creating an empty one in an empty
+    /// slot and copying a committed one (count and root block).
+    pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos, kind: Tag) -> Result<Hamt> {
+        let slot = core.read_slot(pos)?;
+        let len = Self::head_len(kind);
+        let ptr = if slot.tag == Tag::None {
+            let p = core.alloc_zeroed(len)?;
+            core.write_slot(pos, Slot::new(kind, p))?;
+            p
+        } else if slot.tag == kind {
+            let (p, copied) = core.own(slot.value, len)?;
+            if copied {
+                core.write_slot(pos, Slot { value: p, ..slot })?;
+            }
+            p
+        } else {
+            return Err(Error::UnexpectedTag {
+                expected: kind.name(),
+                found: slot.tag,
+            });
+        };
+        Hamt::from_slot(Slot::new(kind, ptr))
+    }
+
+    /// Finds the record for `hash`, owning every block on its path and the
+    /// record itself; creates the record (bumping the count) if `create`.
+    /// The flag tells whether the record was created.
+    pub fn entry_mut(
+        &self,
+        core: &mut TxCore<'_>,
+        hash: &[u8],
+        create: bool,
+    ) -> Result<Option<(Kv, bool)>> {
+        core.st.hasher.check_len(hash)?;
+        let hash_len = hash.len() as u64;
+        let mut block = self.block;
+        for depth in 0.. {
+            let i = hash_nibble(hash, depth).ok_or(Error::TooDeep { pos: block })?;
+            let spos = block + SLOT_LEN * i as u64;
+            let slot = core.src().slot(spos)?;
+            match slot.tag {
+                Tag::None => {
+                    if !create {
+                        return Ok(None);
+                    }
+                    let kv = core.alloc(hash)?;
+                    core.alloc_zeroed(2 * SLOT_LEN)?;
+                    core.write_at(spos, &Slot::new(Tag::KvPair, kv).encode())?;
+                    self.add_to_count(core, 1)?;
+                    return Ok(Some((Kv { pos: kv, hash_len }, true)));
+                }
+                Tag::Index => {
+                    let (child, copied) = core.own(slot.value, BLOCK_LEN)?;
+                    if copied {
+                        core.write_at(spos, &Slot::new(Tag::Index, child).encode())?;
+                    }
+                    block = child;
+                }
+                Tag::KvPair => {
+                    if core.src().eq_at(slot.value, hash)? {
+                        let (kv, copied) = core.own(slot.value, Kv::record_len(hash_len))?;
+                        if copied {
+                            core.write_at(spos, &Slot::new(Tag::KvPair, kv).encode())?;
+                        }
+                        return Ok(Some((Kv { pos: kv, hash_len }, false)));
+                    }
+                    if !create {
+                        return Ok(None);
+                    }
+                    // Push the resident record one level down and retry there.
+                    let next = depth + 1;
+                    let byte_index = hash_len
+                        .checked_sub(1 + next as u64 / 2)
+                        .ok_or(Error::TooDeep { pos: block })?;
+                    let [b] = core.src().array::<1>(slot.value + byte_index)?;
+                    let j = ((b >> (4 * (next % 2))) & 0xF) as u64;
+                    let child = core.alloc_zeroed(BLOCK_LEN)?;
+                    core.write_at(child + SLOT_LEN * j, &slot.encode())?;
+                    core.write_at(spos, &Slot::new(Tag::Index, child).encode())?;
+                    block = child;
+                }
+                _ => return Err(Error::corrupt(spos, "unexpected tag in a map block")),
+            }
+        }
+        Ok(None)
+    }
+
+    fn add_to_count(&self, core: &mut TxCore<'_>, delta: i64) -> Result<()> {
+        if let Some(cp) = self.count_pos {
+            let c = core.src().u64_at(cp)?;
+            core.write_u64(cp, c.wrapping_add_signed(delta))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the record for `hash`; returns whether it was there.
+    ///
+    /// Blocks left with no entries disappear, and a block left with a single
+    /// record is replaced by that record, so the trie stays as shallow as
+    /// the remaining keys allow. Nothing is written when the key is absent.
+    pub fn remove(&self, core: &mut TxCore<'_>, hash: &[u8]) -> Result<bool> {
+        core.st.hasher.check_len(hash)?;
+        // Walk down read-only, remembering the path.
+        let mut path: Vec<(u64, usize)> = Vec::new();
+        {
+            let src = core.src();
+            let mut block = self.block;
+            for depth in 0.. {
+                let i = hash_nibble(hash, depth).ok_or(Error::TooDeep { pos: block })?;
+                let slot = src.block_slot(block, i)?;
+                path.push((block, i));
+                match slot.tag {
+                    Tag::None => return Ok(false),
+                    Tag::Index => block = slot.value,
+                    Tag::KvPair if src.eq_at(slot.value, hash)? => break,
+                    Tag::KvPair => return Ok(false),
+                    _ => return Err(Error::corrupt(block, "unexpected tag in a map block")),
+                }
+            }
+        }
+        // Rebuild from the bottom up.
+        let mut replacement = Slot::EMPTY;
+        for (level, &(block, i)) in path.iter().enumerate().rev() {
+            if level > 0 {
+                let mut slots = [Slot::EMPTY; BLOCK_SLOTS];
+                let src = core.src();
+                for (k, s) in slots.iter_mut().enumerate() {
+                    *s = src.block_slot(block, k)?;
+                }
+                if let Some(s) = slots.get_mut(i) {
+                    *s = replacement;
+                }
+                let mut live = slots.iter().filter(|s| s.tag != Tag::None);
+                match (live.next(), live.next()) {
+                    (None, _) => {
+                        replacement = Slot::EMPTY;
+                        continue;
+                    }
+                    (Some(only), None) if only.tag == Tag::KvPair => {
+                        replacement = *only;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            let (owned, copied) = core.own(block, BLOCK_LEN)?;
+            core.write_at(owned + SLOT_LEN * i as u64, &replacement.encode())?;
+            if !copied {
+                break;
+            }
+            replacement = Slot::new(Tag::Index, owned);
+        }
+        self.add_to_count(core, -1)?;
+        Ok(true)
+    }
+}
+
+/// Depth-first iteration over a trie's records.
+pub(crate) struct HamtIter<'r> {
+    src: Src<'r>,
+    stack: Vec<(u64, u8)>,
+    /// Blocks that may still be entered: a well-formed map has no more
+    /// blocks than the storage can hold, so this stops hostile cycles.
+    budget: u64,
+    max_depth: usize,
+}
+
+impl HamtIter<'_> {
+    fn step(&mut self) -> Result<Option<Kv>> {
+        while let Some(top) = self.stack.last_mut() {
+            let (block, i) = *top;
+            if i as usize >= BLOCK_SLOTS {
+                self.stack.pop();
+                continue;
+            }
+            top.1 += 1;
+            let slot = self.src.block_slot(block, i as usize)?;
+            match slot.tag {
+                Tag::None => {}
+                Tag::Index => {
+                    if self.budget == 0 {
+                        return Err(Error::corrupt(slot.value, "map blocks form a cycle"));
+                    }
+                    if self.stack.len() >= self.max_depth {
+                        return Err(Error::TooDeep { pos: slot.value });
+                    }
+                    self.budget -= 1;
+                    self.stack.push((slot.value, 0));
+                }
+                Tag::KvPair => {
+                    return Ok(Some(Kv {
+                        pos: slot.value,
+                        hash_len: self.src.hasher.size() as u64,
+                    }))
+                }
+                _ => return Err(Error::corrupt(block, "unexpected tag in a map block")),
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for HamtIter<'_> {
+    type Item = Result<Kv>;
+    fn next(&mut self) -> Option<Result<Kv>> {
+        match self.step() {
+            Ok(kv) => kv.map(Ok),
+            Err(e) => {
+                self.stack.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The LinkedArrayList: a relaxed radix (RRB) tree of 16-entry blocks.
+//!
+//! Unlike the ArrayList, every internal entry records how many leaves its
+//! subtree holds, so subtrees may be partly filled and lists can be sliced
+//! and concatenated without copying their items. Entries are 17 bytes: a
+//! slot, then the leaf count. An internal entry's `full` flag means "this
+//! subtree has a gap: never append into it".
+//!
+//! Reads locate items by the leaf counts alone (never by `full` flags,
+//! which files written by the reference sometimes lose); appends open a new
+//! child after any partly filled child and flag that child `full`, so the
+//! flags this library writes are always right.
+
+use super::access::{SlotPos, Src, TxCore};
+use crate::error::{Error, Result};
+use crate::format::{
+    Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT,
+};
+
+/// One 17-byte entry of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub slot: Slot,
+    /// Leaves under an internal entry (0 in leaf blocks).
+    pub size: u64,
+}
+
+impl Entry {
+    pub fn encode(self) -> [u8; 17] {
+        let mut b = [0u8; 17];
+        b[..9].copy_from_slice(&self.slot.encode());
+        b[9..].copy_from_slice(&self.size.to_be_bytes());
+        b
+    }
+}
+
+/// The leaves one entry of a block at `shift` can hold (16^shift).
+#[inline]
+fn capacity(shift: u8) -> u64 {
+    1u64.checked_shl(4 * shift as u32).unwrap_or(u64::MAX)
+}
+
+fn entry_pos(block: u64, i: usize) -> u64 {
+    block + LINKED_SLOT_LEN * i as u64
+}
+
+fn read_entry(src: &Src<'_>, block: u64, i: usize) -> Result<Entry> {
+    let pos = entry_pos(block, i);
+    let b: [u8; 17] = src.array(pos)?;
+    let (s, n) = b.split_at(9);
+    let slot = Slot::decode(s.try_into().unwrap_or([0; 9]), pos)?;
+    let size = u64::from_be_bytes(n.try_into().unwrap_or([0; 8]));
+    Ok(Entry { slot, size })
+}
+
+/// A LinkedArrayList header read from storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LinkedList {
+    pub header: u64,
+    pub size: u64,
+    pub root: u64,
+    pub shift: u8,
+}
+
+impl LinkedList {
+    pub fn read(src: &Src<'_>, header: u64) -> Result<LinkedList> {
+        let b: [u8; 17] = src.array(header)?;
+        let (words, last) = b.split_at(16);
+        let size = u64::from_be_bytes(words.get(..8).and_then(|w| w.try_into().ok()).unwrap_or([0; 8]));
+        let root = u64::from_be_bytes(words.get(8..).and_then(|w| w.try_into().ok()).unwrap_or([0; 8]));
+        let shift = last.first().copied().unwrap_or(0) & 0x3F;
+        if shift > MAX_LINKED_SHIFT {
+            return Err(Error::TooDeep { pos: header });
+        }
+        Ok(LinkedList {
+            header,
+            size,
+            root,
+            shift,
+        })
+    }
+
+    pub fn from_slot(src: &Src<'_>, slot: Slot) -> Result<LinkedList> {
+        if slot.tag != Tag::LinkedArrayList {
+            return Err(Error::UnexpectedTag {
+                expected: "linked_array_list",
+                found: slot.tag,
+            });
+        }
+        Self::read(src, slot.value)
+    }
+
+    /// Position of the slot of item `k` (`k < size`), found by leaf counts.
+    pub fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64> {
+        let mut block = self.root;
+        let mut r = k;
+        for shift in (0..=self.shift).rev() {
+            let (i, rest) = choose(src, block, shift, r)?;
+            if shift == 0 {
+                return Ok(entry_pos(block, i));
+            }
+            block = read_entry(src, block, i)?.slot.value;
+            r = rest;
+        }
+        Err(Error::corrupt(block, "linked list item not found"))
+    }
+
+    /// Iterates over the positions of the item slots, in order.
+    pub fn iter<'r>(&self, src: Src<'r>) -> LinkedIter<'r> {
+        let mut stack = Vec::with_capacity(self.shift as usize + 1);
+        stack.push((self.root, 0u8, self.shift));
+        LinkedIter {
+            src,
+            stack,
+            left: self.size,
+            per_item_budget: 16 * (self.shift as u32 + 2),
+        }
+    }
+
+    // ----- writing -----
+
+    /// Opens the list at `pos` for writing (creating it in an empty slot,
+    /// copying a committed header).
+    pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<LinkedList> {
+        let slot = core.read_slot(pos)?;
+        let header = match slot.tag {
+            Tag::None => {
+                let h = core.alloc_zeroed(LINKED_HEADER_LEN + LINKED_BLOCK_LEN)?;
+                core.write_u64(h + 8, h + LINKED_HEADER_LEN)?;
+                core.write_slot(pos, Slot::new(Tag::LinkedArrayList, h))?;
+                h
+            }
+            Tag::LinkedArrayList => {
+                let (h, copied) = core.own(slot.value, LINKED_HEADER_LEN)?;
+                if copied {
+                    core.write_slot(pos, Slot { value: h, ..slot })?;
+                }
+                h
+            }
+            found => {
+                return Err(Error::UnexpectedTag {
+                    expected: "linked_array_list",
+                    found,
+                })
+            }
+        };
+        Self::read(&core.src(), header)
+    }
+
+    pub fn write_header(&self, core: &mut TxCore<'_>) -> Result<()> {
+        let mut b = [0u8; 17];
+        b[..8].copy_from_slice(&self.size.to_be_bytes());
+        b[8..16].copy_from_slice(&self.root.to_be_bytes());
+        b[16] = self.shift;
+        core.write_at(self.header, &b)
+    }
+
+    /// Appends a placeholder item (an explicit none) and returns its slot position.
+    pub fn push_slot(&mut self, core: &mut TxCore<'_>) -> Result<u64> {
+        self.root = core.own(self.root, LINKED_BLOCK_LEN)?.0;
+        loop {
+            if let Some(leaf) = append_into(core, self.root, self.shift)? {
+                self.size += 1;
+                self.write_header(core)?;
+                return Ok(leaf);
+            }
+            if self.shift >= MAX_LINKED_SHIFT {
+                return Err(Error::TooDeep { pos: self.root });
+            }
+            let old = Entry {
+                slot: Slot {
+                    tag: Tag::Index,
+                    full: true,
+                    value: self.root,
+                },
+                size: self.size,
+            };
+            self.root = core.alloc_zeroed(LINKED_BLOCK_LEN)?;
+            core.write_at(self.root, &old.encode())?;
+            self.shift += 1;
+        }
+    }
+
+    /// Owns the path to item `k` and returns its slot position.
+    pub fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
+        let (root, copied) = core.own(self.root, LINKED_BLOCK_LEN)?;
+        if copied {
+            self.root = root;
+            self.write_header(core)?;
+        }
+        let mut block = root;
+        let mut r = k;
+        for shift in (0..=self.shift).rev() {
+            let (i, rest) = choose(&core.src(), block, shift, r)?;
+            if shift == 0 {
+                return Ok(entry_pos(block, i));
+            }
+            let e = read_entry(&core.src(), block, i)?;
+            let (child, copied) = core.own(e.slot.value, LINKED_BLOCK_LEN)?;
+            if copied {
+                let moved = Entry {
+                    slot: Slot { value: child, ..e.slot },
+                    ..e
+                };
+                core.write_at(entry_pos(block, i), &moved.encode())?;
+            }
+            block = child;
+            r = rest;
+        }
+        Err(Error::corrupt(block, "linked list item not found"))
+    }
+}
+
+/// Picks the entry of the block at `shift` that holds leaf `r`, by leaf
+/// counts; returns it and the leaf's rank inside that entry.
+fn choose(src: &Src<'_>, block: u64, shift: u8, mut r: u64) -> Result<(usize, u64)> {
+    for i in 0..BLOCK_SLOTS {
+        let e = read_entry(src, block, i)?;
+        let count = if shift == 0 {
+            u64::from(!e.slot.is_empty())
+        } else if e.slot.tag == Tag::Index {
+            e.size
+        } else if e.slot.is_empty() {
+            0
+        } else {
+            return Err(Error::corrupt(entry_pos(block, i), "unexpected tag in a linked list block"));
+        };
+        if r < count {
+            return Ok((i, r));
+        }
+        r -= count;
+    }
+    Err(Error::corrupt(block, "linked list leaf counts do not cover the index"))
+}
+
+/// Appends a placeholder leaf under the (owned) block at `shift`; `None`
+/// when the subtree has no room.
+fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u64>> {
+    let mut used = 0;
+    let mut last = None;
+    for i in 0..BLOCK_SLOTS {
+        let e = read_entry(&core.src(), block, i)?;
+        if e.slot.is_empty() {
+            break;
+        }
+        used = i + 1;
+        last = Some(e);
+    }
+    if shift == 0 {
+        if used == BLOCK_SLOTS {
+            return Ok(None);
+        }
+        let pos = entry_pos(block, used);
+        let placeholder = Entry {
+            slot: Slot::NULL,
+            size: 0,
+        };
+        core.write_at(pos, &placeholder.encode())?;
+        return Ok(Some(pos));
+    }
+    let cap = capacity(shift);
+    if let Some(e) = last {
+        if e.slot.tag != Tag::Index {
+            return Err(Error::corrupt(entry_pos(block, used - 1), "unexpected tag in a linked list block"));
+        }
+        if !e.slot.full && e.size < cap {
+            let (child, _) = core.own(e.slot.value, LINKED_BLOCK_LEN)?;
+            if let Some(leaf) = append_into(core, child, shift - 1)? {
+                let grown = Entry {
+                    slot: Slot { value: child, ..e.slot },
+                    size: e.size + 1,
+                };
+                core.write_at(entry_pos(block, used - 1), &grown.encode())?;
+                return Ok(Some(leaf));
+            }
+        }
+        if used == BLOCK_SLOTS {
+            return Ok(None);
+        }
+        if e.size < cap && !e.slot.full {
+            // The partly filled child stops taking appends: flag its gap.
+            let flagged = Entry {
+                slot: Slot { full: true, ..e.slot },
+                ..e
+            };
+            core.write_at(entry_pos(block, used - 1), &flagged.encode())?;
+        }
+    }
+    // A fresh path down to a new leaf block.
+    let mut child = core.alloc_zeroed(LINKED_BLOCK_LEN)?;
+    let leaf = child;
+    core.write_at(leaf, &Entry { slot: Slot::NULL, size: 0 }.encode())?;
+    for _ in 1..shift {
+        let parent = core.alloc_zeroed(LINKED_BLOCK_LEN)?;
+        let e = Entry {
+            slot: Slot::new(Tag::Index, child),
+            size: 1,
+        };
+        core.write_at(parent, &e.encode())?;
+        child = parent;
+    }
+    let e = Entry {
+        slot: Slot::new(Tag::Index, child),
+        size: 1,
+    };
+    core.write_at(entry_pos(block, used), &e.encode())?;
+    Ok(Some(leaf))
+}
+
+/// In-order walk over the non-empty leaf slots, stopping after `size` items.
+pub(crate) struct LinkedIter<'r> {
+    src: Src<'r>,
+    /// (block, next entry, shift of the block)
+    stack: Vec<(u64, u8, u8)>,
+    left: u64,
+    per_item_budget: u32,
+}
+
+impl LinkedIter<'_> {
+    fn step(&mut self) -> Result<Option<u64>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut budget = self.per_item_budget;
+        while let Some(top) = self.stack.last_mut() {
+            let (block, i, shift) = *top;
+            if i as usize >= BLOCK_SLOTS {
+                self.stack.pop();
+                continue;
+            }
+            top.1 += 1;
+            let pos = entry_pos(block, i as usize);
+            let slot = self.src.slot(pos)?;
+            if slot.is_empty() {
+                continue;
+            }
+            if shift == 0 {
+                self.left -= 1;
+                return Ok(Some(pos));
+            }
+            if slot.tag != Tag::Index {
+                return Err(Error::corrupt(pos, "unexpected tag in a linked list block"));
+            }
+            budget = budget
+                .checked_sub(1)
+                .ok_or(Error::corrupt(pos, "linked list blocks hold no items"))?;
+            self.stack.push((slot.value, 0, shift - 1));
+        }
+        Err(Error::corrupt(0, "linked list holds fewer items than its size"))
+    }
+}
+
+impl Iterator for LinkedIter<'_> {
+    type Item = Result<u64>;
+    fn next(&mut self) -> Option<Result<u64>> {
+        match self.step() {
+            Ok(p) => p.map(Ok),
+            Err(e) => {
+                self.left = 0;
+                self.stack.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Values written into slots, and values read back.
+
+use crate::tree::bytes::FormatTag;
+
+/// A scalar to write: what `put`, `append` and friends accept.
+///
+/// Conversions exist from the Rust types you would expect (`u64`, `i64`,
+/// `f64`, `&str`, `&[u8]`, `&Vec<u8>`, `()` for none), so most calls read
+/// `map.put("name", "Ada")?` or `list.append(42u64)?`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// An explicit none (distinct from a slot never written).
+    Null,
+    /// An unsigned integer.
+    Uint(u64),
+    /// A signed integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Bytes, optionally with a 2-byte format tag.
+    Bytes(&'a [u8], Option<FormatTag>),
+}
+
+impl<'a> Value<'a> {
+    /// Bytes with a format tag.
+    pub fn tagged(bytes: &'a [u8], tag: FormatTag) -> Self {
+        Value::Bytes(bytes, Some(tag))
+    }
+}
+
+impl From<()> for Value<'_> {
+    fn from(_: ()) -> Self {
+        Value::Null
+    }
+}
+impl From<u64> for Value<'_> {
+    fn from(v: u64) -> Self {
+        Value::Uint(v)
+    }
+}
+impl From<u32> for Value<'_> {
+    fn from(v: u32) -> Self {
+        Value::Uint(v.into())
+    }
+}
+impl From<usize> for Value<'_> {
+    fn from(v: usize) -> Self {
+        Value::Uint(v as u64)
+    }
+}
+impl From<i64> for Value<'_> {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<i32> for Value<'_> {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+impl From<f64> for Value<'_> {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl<'a> From<&'a [u8]> for Value<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Value::Bytes(v, None)
+    }
+}
+impl<'a, const N: usize> From<&'a [u8; N]> for Value<'a> {
+    fn from(v: &'a [u8; N]) -> Self {
+        Value::Bytes(v, None)
+    }
+}
+impl<'a> From<&'a Vec<u8>> for Value<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Value::Bytes(v, None)
+    }
+}
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Value::Bytes(v.as_bytes(), None)
+    }
+}
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(v: &'a String) -> Self {
+        Value::Bytes(v.as_bytes(), None)
+    }
+}
+
+/// One step of a path into nested structures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathStep<'a> {
+    /// A map key (hashed with the database's hasher).
+    Key(&'a [u8]),
+    /// A map key given by its raw hash.
+    Hash(&'a [u8]),
+    /// A list index; negative counts from the end.
+    Index(i64),
+}
+
+impl<'a> From<&'a str> for PathStep<'a> {
+    fn from(k: &'a str) -> Self {
+        PathStep::Key(k.as_bytes())
+    }
+}
+impl<'a> From<&'a [u8]> for PathStep<'a> {
+    fn from(k: &'a [u8]) -> Self {
+        PathStep::Key(k)
+    }
+}
+impl From<i64> for PathStep<'_> {
+    fn from(i: i64) -> Self {
+        PathStep::Index(i)
+    }
+}

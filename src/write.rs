@@ -1,0 +1,151 @@
+//! Write cursors: a writable slot inside a transaction.
+
+use crate::bytes_io::BytesWriter;
+use crate::cursor::Cursor;
+use crate::error::{Error, Result};
+use crate::format::{Slot, Tag};
+use crate::list::{LinkedListMut, ListMut};
+use crate::map::{MapMut, SetMut};
+use crate::tree::access::{SlotPos, TxCore};
+use crate::tree::bytes;
+use crate::value::{PathStep, Value};
+
+/// A writable slot: a map value, a list item or a moment's root.
+///
+/// Write a scalar into it, copy another slot into it (cloning a structure
+/// without copying its contents), or open a structure there; opening
+/// creates the structure when the slot is empty.
+pub struct WriteCursor<'t> {
+    core: TxCore<'t>,
+    pos: SlotPos,
+}
+
+impl<'t> WriteCursor<'t> {
+    pub(crate) fn new(core: TxCore<'t>, pos: SlotPos) -> Self {
+        WriteCursor { core, pos }
+    }
+
+    /// A shorter-lived cursor on the same slot.
+    pub fn reborrow(&mut self) -> WriteCursor<'_> {
+        WriteCursor::new(self.core.reborrow(), self.pos)
+    }
+
+    /// The slot as it stands.
+    pub fn slot(&self) -> Result<Slot> {
+        self.core.read_slot(self.pos)
+    }
+
+    /// A read-only cursor on the current value.
+    pub fn read(&self) -> Result<Cursor<'_>> {
+        let pos = match self.pos {
+            SlotPos::Disk(p) => Some(p),
+            SlotPos::Root => None,
+        };
+        Ok(Cursor::new(self.core.src(), self.slot()?, pos))
+    }
+
+    /// Writes a scalar (replacing whatever was there).
+    pub fn write<'v>(&mut self, value: impl Into<Value<'v>>) -> Result<()> {
+        let slot = match value.into() {
+            Value::Null => Slot::NULL,
+            Value::Uint(v) => Slot::new(Tag::Uint, v),
+            Value::Int(v) => Slot::new(Tag::Int, v as u64),
+            Value::Float(v) => Slot::new(Tag::Float, v.to_bits()),
+            Value::Bytes(b, tag) => bytes::encode(&mut self.core, b, tag)?,
+        };
+        self.core.write_slot(self.pos, slot)
+    }
+
+    /// Writes only if the slot was never written; returns whether it wrote.
+    pub fn write_if_empty<'v>(&mut self, value: impl Into<Value<'v>>) -> Result<bool> {
+        if self.slot()?.is_empty() {
+            self.write(value)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Stores a raw slot taken from a cursor of the same database: the
+    /// structure it points to is then shared (a cheap clone). Inside one
+    /// transaction, call [`crate::Transaction::freeze`] first if the source
+    /// was made in this transaction and must not change with the clone.
+    pub fn write_slot(&mut self, slot: Slot) -> Result<()> {
+        if matches!(slot.tag, Tag::Index | Tag::KvPair) {
+            return Err(Error::InvalidArgument("internal nodes cannot be stored as values"));
+        }
+        let slot = if slot.tag == Tag::None {
+            Slot::NULL
+        } else {
+            slot
+        };
+        self.core.write_slot(self.pos, slot)
+    }
+
+    /// Opens (or creates) a HashMap here.
+    pub fn hash_map(self) -> Result<MapMut<'t>> {
+        MapMut::open(self.core, self.pos, Tag::HashMap)
+    }
+
+    /// Opens (or creates) a CountedHashMap here.
+    pub fn counted_hash_map(self) -> Result<MapMut<'t>> {
+        MapMut::open(self.core, self.pos, Tag::CountedHashMap)
+    }
+
+    /// Opens (or creates) a HashSet here.
+    pub fn hash_set(self) -> Result<SetMut<'t>> {
+        SetMut::open(self.core, self.pos, Tag::HashSet)
+    }
+
+    /// Opens (or creates) a CountedHashSet here.
+    pub fn counted_hash_set(self) -> Result<SetMut<'t>> {
+        SetMut::open(self.core, self.pos, Tag::CountedHashSet)
+    }
+
+    /// Opens (or creates) an ArrayList here.
+    pub fn array_list(self) -> Result<ListMut<'t>> {
+        ListMut::open(self.core, self.pos)
+    }
+
+    /// Opens (or creates) a LinkedArrayList here.
+    pub fn linked_array_list(self) -> Result<LinkedListMut<'t>> {
+        LinkedListMut::open(self.core, self.pos)
+    }
+
+    /// Streams a byte value into this slot (`std::io::Write + Seek`);
+    /// nothing refers to the bytes until [`BytesWriter::finish`].
+    pub fn writer(self) -> Result<BytesWriter<'t>> {
+        BytesWriter::new(self.core, self.pos)
+    }
+
+    /// Follows a path of existing structures, creating map entries (and a
+    /// HashMap in an empty slot) for `Key` steps; `Index` steps need an
+    /// existing list item.
+    pub fn at_path(self, path: &[PathStep<'_>]) -> Result<WriteCursor<'t>> {
+        let mut cur = self;
+        for (step_no, step) in path.iter().enumerate() {
+            let tag = cur.slot()?.tag;
+            cur = match *step {
+                PathStep::Key(k) => cur.map_for_path(tag)?.into_entry(k)?,
+                PathStep::Hash(h) => cur.map_for_path(tag)?.into_entry_by_hash(h)?,
+                PathStep::Index(i) => match tag {
+                    Tag::ArrayList => cur.array_list()?.into_cursor(i),
+                    Tag::LinkedArrayList => cur.linked_array_list()?.into_cursor(i),
+                    _ => Err(Error::PathNotFound { step: step_no }),
+                }
+                .map_err(|e| match e {
+                    Error::IndexOutOfRange { .. } => Error::PathNotFound { step: step_no },
+                    e => e,
+                })?,
+            };
+        }
+        Ok(cur)
+    }
+
+    fn map_for_path(self, tag: Tag) -> Result<MapMut<'t>> {
+        match tag {
+            Tag::CountedHashMap => self.counted_hash_map(),
+            _ => self.hash_map(),
+        }
+    }
+}
