@@ -18,7 +18,13 @@ fn map_get(c: &mut Criterion) {
     c.bench_function("map_get_key", |b| {
         b.iter(|| {
             i = (i + 7919) % 10_000;
-            black_box(map.get(&i.to_be_bytes()).unwrap().unwrap().as_uint().unwrap())
+            black_box(
+                map.get(&i.to_be_bytes())
+                    .unwrap()
+                    .unwrap()
+                    .as_uint()
+                    .unwrap(),
+            )
         })
     });
 }

@@ -21,7 +21,9 @@ fn main() -> Result<(), Error> {
     let now = db.moment(-1)?.as_map()?;
     let then = db.moment(0)?.as_map()?;
     let title = |m: &xitdb::MapView<'_>| -> Result<String, Error> {
-        m.get(b"title")?.ok_or(Error::PathNotFound { step: 0 })?.as_str()
+        m.get(b"title")?
+            .ok_or(Error::PathNotFound { step: 0 })?
+            .as_str()
     };
     println!("moments: {}", db.moment_count()?);
     println!("now:  {}", title(&now)?);

@@ -9,7 +9,9 @@
 
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::format::{Header, Slot, Tag, TopHeader, BLOCK_LEN, DATABASE_START, HEADER_LEN, TOP_HEADER_LEN, VERSION};
+use crate::format::{
+    Header, Slot, Tag, TopHeader, BLOCK_LEN, DATABASE_START, HEADER_LEN, TOP_HEADER_LEN, VERSION,
+};
 use crate::hash::{HashKind, Hasher};
 use crate::map::MapMut;
 use crate::snapshot::Snapshot;
@@ -145,7 +147,10 @@ impl Database<FileStorage> {
     /// while another process writes; it sees the moments committed when it
     /// was opened.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_storage(FileStorage::open_read_only(path.as_ref())?, Options::default())
+        Self::open_storage(
+            FileStorage::open_read_only(path.as_ref())?,
+            Options::default(),
+        )
     }
 }
 
@@ -336,7 +341,10 @@ impl<S: Storage> Database<S> {
     /// The new moment starts as a copy of the latest one ([`Transaction::root`]).
     /// If `f` returns `Ok`, the moment is committed; if it returns `Err`, the
     /// database is left exactly as it was, byte for byte.
-    pub fn transact<T, E>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn transact<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<Error>,
     {
@@ -379,7 +387,8 @@ impl<S: Storage> Database<S> {
         let prev = if history.size == 0 {
             Slot::NULL
         } else {
-            core.src().slot(history.slot_pos(&core.src(), history.size - 1)?)?
+            core.src()
+                .slot(history.slot_pos(&core.src(), history.size - 1)?)?
         };
         let leaf = history.push_slot(&mut core, false, false)?;
         core.write_at(leaf, &prev.encode())?;
@@ -419,7 +428,10 @@ impl<S: Storage> Database<S> {
     ///
     /// There are no moments: the root is changed copy-on-write and committed
     /// by rewriting the root block at offset 12. If `f` fails, nothing changes.
-    pub fn transact_root<T, E>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn transact_root<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<Error>,
     {
@@ -503,7 +515,10 @@ impl<S: Storage> Database<S> {
             return if len == 0 {
                 Ok(())
             } else {
-                Err(Error::NoSuchMoment { index: len as i64, len: 0 })
+                Err(Error::NoSuchMoment {
+                    index: len as i64,
+                    len: 0,
+                })
             };
         };
         if len > history.size {

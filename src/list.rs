@@ -72,7 +72,9 @@ pub struct ListView<'r> {
 
 impl std::fmt::Debug for ListView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListView").field("len", &self.list.size).finish()
+        f.debug_struct("ListView")
+            .field("len", &self.list.size)
+            .finish()
     }
 }
 

@@ -23,7 +23,9 @@ pub struct EntryRef<'r> {
 
 impl std::fmt::Debug for EntryRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EntryRef").field("pos", &self.kv.pos).finish()
+        f.debug_struct("EntryRef")
+            .field("pos", &self.kv.pos)
+            .finish()
     }
 }
 

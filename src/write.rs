@@ -72,7 +72,9 @@ impl<'t> WriteCursor<'t> {
     /// was made in this transaction and must not change with the clone.
     pub fn write_slot(&mut self, slot: Slot) -> Result<()> {
         if matches!(slot.tag, Tag::Index | Tag::KvPair) {
-            return Err(Error::InvalidArgument("internal nodes cannot be stored as values"));
+            return Err(Error::InvalidArgument(
+                "internal nodes cannot be stored as values",
+            ));
         }
         let slot = if slot.tag == Tag::None {
             Slot::NULL

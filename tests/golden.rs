@@ -56,7 +56,8 @@ fn every_golden_json_loads_back_to_itself() {
     let mut failures = Vec::new();
     for xdb in fixtures() {
         let json = fs::read_to_string(xdb.with_extension("json")).unwrap();
-        let got = load_json(&json, xitdb::storage::MemoryStorage::new()).and_then(|db| dump_json(&db));
+        let got =
+            load_json(&json, xitdb::storage::MemoryStorage::new()).and_then(|db| dump_json(&db));
         match got {
             Ok(j) if j == json => {}
             Ok(_) => failures.push(format!("{}: reloaded dump differs", name(&xdb))),

@@ -129,7 +129,10 @@ mod tests {
         assert!(matches!(Header::decode(b), Err(Error::InvalidTag { .. })));
         let mut b = sample().encode();
         b[3] = Tag::Uint as u8;
-        assert!(matches!(Header::decode(b), Err(Error::InvalidRoot(Tag::Uint))));
+        assert!(matches!(
+            Header::decode(b),
+            Err(Error::InvalidRoot(Tag::Uint))
+        ));
         let mut b = sample().encode();
         b[3] |= 0x80; // padding bit is ignored
         assert_eq!(Header::decode(b).unwrap(), sample());

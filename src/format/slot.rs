@@ -189,7 +189,10 @@ mod tests {
         assert_eq!(Slot::decode(s.encode(), 0).unwrap(), s);
         assert_eq!(Slot::NULL.encode()[0], 0x80);
         let i = Slot::new(Tag::Int, (-42i64) as u64);
-        assert_eq!(i.encode(), [9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd6]);
+        assert_eq!(
+            i.encode(),
+            [9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd6]
+        );
     }
 
     #[test]

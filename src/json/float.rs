@@ -9,7 +9,12 @@ pub fn format_float(x: f64) -> String {
         return "\"NaN\"".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.into();
+        return if x > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        }
+        .into();
     }
     let s = format!("{x:e}");
     fix_tie(x, &s).unwrap_or(s)
@@ -95,8 +100,10 @@ mod tests {
 
     #[test]
     fn exact_ties_go_to_even() {
-        assert_eq!(format_float(235800723218794.625), "2.3580072321879462e14");
-        assert_eq!(format_float(-235800723218794.625), "-2.3580072321879462e14");
+        let tie: f64 = "235800723218794.625".parse().unwrap();
+        assert_eq!(tie.fract(), 0.625); // exactly representable: a true tie
+        assert_eq!(format_float(tie), "2.3580072321879462e14");
+        assert_eq!(format_float(-tie), "-2.3580072321879462e14");
     }
 
     #[test]

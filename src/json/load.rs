@@ -25,8 +25,12 @@ pub fn load_json<S: Storage>(json: &str, store: S) -> Result<Database<S>> {
     }
     let doc: Json = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
     let header = field(&doc, "header")?;
-    let hash_id = field(header, "hash_id")?.as_str().ok_or_else(|| bad("hash_id"))?;
-    let hash_size = field(header, "hash_size")?.as_u64().ok_or_else(|| bad("hash_size"))?;
+    let hash_id = field(header, "hash_id")?
+        .as_str()
+        .ok_or_else(|| bad("hash_id"))?;
+    let hash_size = field(header, "hash_size")?
+        .as_u64()
+        .ok_or_else(|| bad("hash_size"))?;
     let hash = [HashKind::Sha1, HashKind::Blake3]
         .into_iter()
         .find(|k| k.id() == hash_id.as_bytes() && u64::from(k.size()) == hash_size)
@@ -62,7 +66,8 @@ pub fn load_json<S: Storage>(json: &str, store: S) -> Result<Database<S>> {
 }
 
 fn field<'a>(v: &'a Json, name: &str) -> Result<&'a Json> {
-    v.get(name).ok_or_else(|| bad(format!("missing field {name}")))
+    v.get(name)
+        .ok_or_else(|| bad(format!("missing field {name}")))
 }
 
 fn single(obj: &Map<String, Json>) -> Result<(&str, &Json)> {
@@ -73,7 +78,7 @@ fn single(obj: &Map<String, Json>) -> Result<(&str, &Json)> {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(bad("odd-length hex"));
     }
     (0..s.len())

@@ -99,7 +99,9 @@ impl Storage for MemoryStorage {
             Ok(self.data.clone())
         } else {
             let end = check_range(0, len, self.len())?;
-            Ok(Arc::new(self.data.get(..end as usize).unwrap_or(&[]).to_vec()))
+            Ok(Arc::new(
+                self.data.get(..end as usize).unwrap_or(&[]).to_vec(),
+            ))
         }
     }
 }
@@ -153,6 +155,8 @@ impl Storage for SliceStorage<'_> {
     /// Borrowed bytes cannot outlive their owner, so a snapshot copies them.
     fn share(&self, len: u64) -> Result<SharedBytes> {
         let end = check_range(0, len, self.len())?;
-        Ok(Arc::new(self.data.get(..end as usize).unwrap_or(&[]).to_vec()))
+        Ok(Arc::new(
+            self.data.get(..end as usize).unwrap_or(&[]).to_vec(),
+        ))
     }
 }

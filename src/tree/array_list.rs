@@ -25,7 +25,10 @@ impl ArrayList {
         let size = src.u64_at(header)?;
         let root = src.u64_at(header + 8)?;
         if size > src.len() / SLOT_LEN {
-            return Err(Error::corrupt(header, "list size larger than the storage can hold"));
+            return Err(Error::corrupt(
+                header,
+                "list size larger than the storage can hold",
+            ));
         }
         Ok(ArrayList { header, size, root })
     }
@@ -108,7 +111,12 @@ impl ArrayList {
     /// new slots lie past its committed size and so are invisible until the
     /// header is rewritten). The header itself is written only if
     /// `write_header` is set.
-    pub fn push_slot(&mut self, core: &mut TxCore<'_>, cow: bool, write_header: bool) -> Result<u64> {
+    pub fn push_slot(
+        &mut self,
+        core: &mut TxCore<'_>,
+        cow: bool,
+        write_header: bool,
+    ) -> Result<u64> {
         let k = self.size;
         let old_shift = list_shift(k);
         let new_shift = list_shift(k + 1);

@@ -66,8 +66,18 @@ impl LinkedList {
     pub fn read(src: &Src<'_>, header: u64) -> Result<LinkedList> {
         let b: [u8; 17] = src.array(header)?;
         let (words, last) = b.split_at(16);
-        let size = u64::from_be_bytes(words.get(..8).and_then(|w| w.try_into().ok()).unwrap_or([0; 8]));
-        let root = u64::from_be_bytes(words.get(8..).and_then(|w| w.try_into().ok()).unwrap_or([0; 8]));
+        let size = u64::from_be_bytes(
+            words
+                .get(..8)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or([0; 8]),
+        );
+        let root = u64::from_be_bytes(
+            words
+                .get(8..)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or([0; 8]),
+        );
         let shift = last.first().copied().unwrap_or(0) & 0x3F;
         if shift > MAX_LINKED_SHIFT {
             return Err(Error::TooDeep { pos: header });
@@ -199,7 +209,10 @@ impl LinkedList {
             let (child, copied) = core.own(e.slot.value, LINKED_BLOCK_LEN)?;
             if copied {
                 let moved = Entry {
-                    slot: Slot { value: child, ..e.slot },
+                    slot: Slot {
+                        value: child,
+                        ..e.slot
+                    },
                     ..e
                 };
                 core.write_at(entry_pos(block, i), &moved.encode())?;
@@ -223,14 +236,20 @@ fn choose(src: &Src<'_>, block: u64, shift: u8, mut r: u64) -> Result<(usize, u6
         } else if e.slot.is_empty() {
             0
         } else {
-            return Err(Error::corrupt(entry_pos(block, i), "unexpected tag in a linked list block"));
+            return Err(Error::corrupt(
+                entry_pos(block, i),
+                "unexpected tag in a linked list block",
+            ));
         };
         if r < count {
             return Ok((i, r));
         }
         r -= count;
     }
-    Err(Error::corrupt(block, "linked list leaf counts do not cover the index"))
+    Err(Error::corrupt(
+        block,
+        "linked list leaf counts do not cover the index",
+    ))
 }
 
 /// Appends a placeholder leaf under the (owned) block at `shift`; `None`
@@ -261,13 +280,19 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
     let cap = capacity(shift);
     if let Some(e) = last {
         if e.slot.tag != Tag::Index {
-            return Err(Error::corrupt(entry_pos(block, used - 1), "unexpected tag in a linked list block"));
+            return Err(Error::corrupt(
+                entry_pos(block, used - 1),
+                "unexpected tag in a linked list block",
+            ));
         }
         if !e.slot.full && e.size < cap {
             let (child, _) = core.own(e.slot.value, LINKED_BLOCK_LEN)?;
             if let Some(leaf) = append_into(core, child, shift - 1)? {
                 let grown = Entry {
-                    slot: Slot { value: child, ..e.slot },
+                    slot: Slot {
+                        value: child,
+                        ..e.slot
+                    },
                     size: e.size + 1,
                 };
                 core.write_at(entry_pos(block, used - 1), &grown.encode())?;
@@ -280,7 +305,10 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
         if e.size < cap && !e.slot.full {
             // The partly filled child stops taking appends: flag its gap.
             let flagged = Entry {
-                slot: Slot { full: true, ..e.slot },
+                slot: Slot {
+                    full: true,
+                    ..e.slot
+                },
                 ..e
             };
             core.write_at(entry_pos(block, used - 1), &flagged.encode())?;
@@ -289,7 +317,14 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
     // A fresh path down to a new leaf block.
     let mut child = core.alloc_zeroed(LINKED_BLOCK_LEN)?;
     let leaf = child;
-    core.write_at(leaf, &Entry { slot: Slot::NULL, size: 0 }.encode())?;
+    core.write_at(
+        leaf,
+        &Entry {
+            slot: Slot::NULL,
+            size: 0,
+        }
+        .encode(),
+    )?;
     for _ in 1..shift {
         let parent = core.alloc_zeroed(LINKED_BLOCK_LEN)?;
         let e = Entry {
@@ -346,7 +381,10 @@ impl LinkedIter<'_> {
                 .ok_or(Error::corrupt(pos, "linked list blocks hold no items"))?;
             self.stack.push((slot.value, 0, shift - 1));
         }
-        Err(Error::corrupt(0, "linked list holds fewer items than its size"))
+        Err(Error::corrupt(
+            0,
+            "linked list holds fewer items than its size",
+        ))
     }
 }
 
