@@ -119,18 +119,20 @@ mod tests {
         assert!(s.read_at(10, &mut [0u8; 4]).is_err());
         assert!(s.read_at(u64::MAX, &mut [0u8; 4]).is_err());
         assert!(s.write_at(12, b"xx").is_err());
-        s.flush().unwrap();
-        let shared = s.share(5).unwrap();
-        assert_eq!((*shared).as_ref(), b"hELlo");
         s.truncate(3).unwrap();
         assert_eq!(s.len(), 3);
         assert!(s.read_at(2, &mut [0u8; 2]).is_err());
         s.append(b"p!").unwrap();
         s.read_at(0, &mut b).unwrap();
         assert_eq!(&b, b"hELp!");
+        s.flush().unwrap();
+        let shared = s.share(5).unwrap();
+        assert_eq!((*shared).as_ref(), b"hELp!");
+        // appends after sharing do not disturb the shared view
+        s.append(&[7u8; 4096]).unwrap();
         s.sync().unwrap();
-        // the shared view taken earlier is unaffected by later writes
-        assert_eq!((*shared).as_ref(), b"hELlo");
+        assert_eq!((*shared).as_ref(), b"hELp!");
+        assert_eq!(s.len(), 5 + 4096);
     }
 
     #[test]
