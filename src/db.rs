@@ -67,6 +67,10 @@ pub struct Database<S: Storage = MemoryStorage> {
     header: Header,
     hasher: Hasher,
     durability: Durability,
+    /// The committed history (size and root), read at open and kept up to
+    /// date by commits: readers see the state of their last commit or open
+    /// even while another process rewrites the header.
+    history: Option<ArrayList>,
 }
 
 impl<S: Storage> std::fmt::Debug for Database<S> {
@@ -99,6 +103,7 @@ impl Database<MemoryStorage> {
             header,
             hasher: Hasher::new(hash),
             durability: opts.durability,
+            history: None,
         }
     }
 
@@ -197,8 +202,12 @@ impl<S: Storage> Database<S> {
             header,
             hasher,
             durability: opts.durability,
+            history: None,
         };
         db.recover()?;
+        if db.header.tag == Tag::ArrayList {
+            db.history = Some(ArrayList::read(&db.src(), DATABASE_START)?);
+        }
         Ok(db)
     }
 
@@ -286,8 +295,7 @@ impl<S: Storage> Database<S> {
 
     fn history(&self) -> Result<Option<ArrayList>> {
         match self.header.tag {
-            Tag::ArrayList => ArrayList::read(&self.src(), DATABASE_START).map(Some),
-            Tag::None => Ok(None),
+            Tag::ArrayList | Tag::None => Ok(self.history),
             found => Err(Error::WrongRoot { found }),
         }
     }
@@ -353,21 +361,28 @@ impl<S: Storage> Database<S> {
         }
         let start_len = self.store.len();
         let mut st = TxState::new(self.hasher, start_len, Slot::EMPTY);
-        let outcome = Self::run_history_tx(&mut self.store, &mut st, self.header, f);
-        let result = match outcome {
-            Ok((value, history)) => self.commit_history(history).map(|_| value).map_err(E::from),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            // Put back the exact bytes (including the header if it was initialised).
-            TxCore::new(&mut self.store, &mut st)
-                .rollback(start_len)
-                .map_err(E::from)?;
-            self.store.flush().map_err(E::from)?;
-        } else {
-            self.header.tag = Tag::ArrayList;
+        let outcome = Self::run_history_tx(&mut self.store, &mut st, self.header, f).and_then(
+            |(value, history)| {
+                Self::commit_history(&mut self.store, &mut st, history, self.durability)
+                    .map(|_| (value, history))
+                    .map_err(E::from)
+            },
+        );
+        match outcome {
+            Ok((value, history)) => {
+                self.header.tag = Tag::ArrayList;
+                self.history = Some(history);
+                Ok(value)
+            }
+            Err(e) => {
+                // Put back the exact bytes (the headers included).
+                TxCore::new(&mut self.store, &mut st)
+                    .rollback(start_len)
+                    .map_err(E::from)?;
+                self.store.flush().map_err(E::from)?;
+                Err(e)
+            }
         }
-        result
     }
 
     fn run_history_tx<T, E: From<Error>>(
@@ -402,25 +417,30 @@ impl<S: Storage> Database<S> {
         Ok((value, history))
     }
 
-    fn commit_history(&mut self, history: ArrayList) -> Result<()> {
-        self.store.flush()?;
-        if self.durability == Durability::Full {
-            self.store.sync()?;
+    /// Publishes the new moment: data first, then the history header (the
+    /// commit point), each made durable as `durability` asks. The header
+    /// write goes through the undo log, so a failure here rolls back too.
+    fn commit_history(
+        store: &mut S,
+        st: &mut TxState,
+        history: ArrayList,
+        durability: Durability,
+    ) -> Result<()> {
+        store.flush()?;
+        if durability == Durability::Full {
+            store.sync()?;
         }
         let top = TopHeader {
             size: history.size,
             ptr: history.root,
-            file_size: self.store.len(),
+            file_size: store.len(),
         };
-        self.store.write_at(DATABASE_START, &top.encode())?;
-        self.finish_commit()
+        TxCore::new(store, st).write_at(DATABASE_START, &top.encode())?;
+        sync_as(store, durability)
     }
 
     fn finish_commit(&mut self) -> Result<()> {
-        match self.durability {
-            Durability::None => self.store.flush(),
-            _ => self.store.sync(),
-        }
+        sync_as(&mut self.store, self.durability)
     }
 
     /// Runs `f` as a transaction on a database whose root is a map or set
@@ -534,7 +554,16 @@ impl<S: Storage> Database<S> {
         // The history is never copied: change its header in place.
         core.st.tx_start = 0;
         h.truncate(&mut core, len)?;
+        self.history = Some(h);
         self.finish_commit()
+    }
+}
+
+/// Makes what was written durable as `durability` asks.
+fn sync_as(store: &mut dyn Storage, durability: Durability) -> Result<()> {
+    match durability {
+        Durability::None => store.flush(),
+        _ => store.sync(),
     }
 }
 

@@ -280,3 +280,75 @@ impl Iterator for ListIter<'_> {
         (n, Some(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Database;
+
+    fn items(db: &Database, m: i64) -> Vec<u64> {
+        let l = db.moment(m).unwrap().as_list().unwrap();
+        l.iter().map(|c| c.unwrap().as_uint().unwrap()).collect()
+    }
+
+    #[test]
+    fn grows_through_every_root_overflow() {
+        let mut db = Database::memory();
+        db.transact(|tx| {
+            let mut l = tx.root().array_list()?;
+            for i in 0..4100u64 {
+                l.append(i)?;
+            }
+            Ok::<(), crate::Error>(())
+        })
+        .unwrap();
+        let l = db.moment(-1).unwrap().as_list().unwrap();
+        assert_eq!(l.len(), 4100);
+        for k in [0u64, 15, 16, 255, 256, 4095, 4096, 4099] {
+            assert_eq!(l.get(k as i64).unwrap().unwrap().as_uint().unwrap(), k);
+        }
+        assert_eq!(l.get(-1).unwrap().unwrap().as_uint().unwrap(), 4099);
+        assert!(l.get(4100).unwrap().is_none());
+        assert!(l.get(-4101).unwrap().is_none());
+        assert_eq!(items(&db, -1), (0..4100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn truncate_then_append_never_resurrects_or_leaks_into_old_moments() {
+        let mut db = Database::memory();
+        db.transact(|tx| {
+            let mut l = tx.root().array_list()?;
+            for i in 0..300u64 {
+                l.append(i)?;
+            }
+            Ok::<(), crate::Error>(())
+        })
+        .unwrap();
+        // shrink below a tree level, then grow again in the same transaction
+        db.transact(|tx| {
+            let mut l = tx.root().array_list()?;
+            l.truncate(10)?;
+            for i in 0..30u64 {
+                l.append(1000 + i)?;
+            }
+            Ok::<(), crate::Error>(())
+        })
+        .unwrap();
+        let want: Vec<u64> = (0..10).chain(1000..1030).collect();
+        assert_eq!(items(&db, -1), want);
+        assert_eq!(
+            items(&db, 0),
+            (0..300).collect::<Vec<_>>(),
+            "old moment intact"
+        );
+    }
+
+    #[test]
+    fn signed_indices() {
+        assert_eq!(resolve_index(-1, 3).unwrap(), 2);
+        assert_eq!(resolve_index(-3, 3).unwrap(), 0);
+        assert!(resolve_index(-4, 3).is_err());
+        assert!(resolve_index(3, 3).is_err());
+        assert!(resolve_index(i64::MIN, 3).is_err());
+    }
+}

@@ -324,3 +324,132 @@ impl Iterator for HamtIter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Database, HashKind};
+
+    fn hash(last: u8, second_last: u8) -> [u8; 20] {
+        let mut h = [0u8; 20];
+        h[19] = last;
+        h[18] = second_last;
+        h
+    }
+
+    fn root_slot(db: &Database, i: usize) -> Slot {
+        let m = db.moment(-1).unwrap().slot();
+        let hamt = Hamt::from_slot(m).unwrap();
+        db.src().block_slot(hamt.block, i).unwrap()
+    }
+
+    #[test]
+    fn colliding_low_nibbles_split_then_collapse() {
+        let mut db = Database::memory_with(HashKind::Sha1);
+        db.transact(|tx| {
+            let mut m = tx.root_map()?;
+            m.put_by_hash(&hash(0x21, 0), 1u64)?;
+            m.put_by_hash(&hash(0x31, 0), 2u64)
+        })
+        .unwrap();
+        // both share nibble 1 at depth 0, so root slot 1 is an index block
+        let s = root_slot(&db, 1);
+        assert_eq!(s.tag, Tag::Index);
+        let child2 = db.src().block_slot(s.value, 2).unwrap();
+        let child3 = db.src().block_slot(s.value, 3).unwrap();
+        assert_eq!((child2.tag, child3.tag), (Tag::KvPair, Tag::KvPair));
+
+        db.transact(|tx| tx.root_map()?.remove_by_hash(&hash(0x21, 0)).map(|_| ()))
+            .unwrap();
+        // the lone survivor moves back up into the root
+        assert_eq!(root_slot(&db, 1).tag, Tag::KvPair);
+        let m = db.moment(-1).unwrap().as_map().unwrap();
+        assert_eq!(
+            m.get_by_hash(&hash(0x31, 0))
+                .unwrap()
+                .unwrap()
+                .as_uint()
+                .unwrap(),
+            2
+        );
+        assert!(m.get_by_hash(&hash(0x21, 0)).unwrap().is_none());
+        // the earlier moment still has both
+        let old = db.moment(0).unwrap().as_map().unwrap();
+        assert_eq!(old.iter().count(), 2);
+    }
+
+    #[test]
+    fn deep_chains_from_long_shared_suffixes() {
+        // hashes equal in their lowest 3 bytes: 6 levels of index blocks
+        let mut a = [0u8; 20];
+        let mut b = [0u8; 20];
+        a[16] = 1;
+        b[16] = 2;
+        let mut db = Database::memory_with(HashKind::Sha1);
+        db.transact(|tx| {
+            let mut m = tx.root_map()?;
+            m.put_by_hash(&a, "a")?;
+            m.put_by_hash(&b, "b")
+        })
+        .unwrap();
+        let m = db.moment(-1).unwrap().as_map().unwrap();
+        assert_eq!(
+            &*m.get_by_hash(&a).unwrap().unwrap().as_bytes().unwrap(),
+            b"a"
+        );
+        assert_eq!(
+            &*m.get_by_hash(&b).unwrap().unwrap().as_bytes().unwrap(),
+            b"b"
+        );
+        let mut depth = 0;
+        let mut s = root_slot(&db, 0);
+        while s.tag == Tag::Index {
+            depth += 1;
+            s = db.src().block_slot(s.value, 0).unwrap();
+        }
+        assert_eq!(depth, 6);
+        db.transact(|tx| tx.root_map()?.remove_by_hash(&a).map(|_| ()))
+            .unwrap();
+        assert_eq!(root_slot(&db, 0).tag, Tag::KvPair, "chain collapsed");
+    }
+
+    #[test]
+    fn removing_an_absent_key_writes_nothing() {
+        let mut db = Database::memory_with(HashKind::Sha1);
+        db.transact(|tx| tx.root_map()?.put("k", 1u64)).unwrap();
+        let before = db.len();
+        let removed = db
+            .transact(|tx| {
+                let mut m = tx.root_map()?;
+                let len = m.view()?.iter().count();
+                assert_eq!(len, 1);
+                m.remove("absent")
+            })
+            .unwrap();
+        assert!(!removed);
+        // the new moment copied only the root block (144 bytes) and added a history slot
+        assert_eq!(db.len() - before, BLOCK_LEN);
+    }
+
+    #[test]
+    fn counted_map_counts_live_entries() {
+        let mut db = Database::memory();
+        db.transact(|tx| {
+            let mut m = tx.root().counted_hash_map()?;
+            m.put("a", 1u64)?;
+            m.put("b", 2u64)?;
+            m.put("a", 3u64)?;
+            assert!(!m.remove("zz")?);
+            assert!(m.remove("b")?);
+            assert_eq!(m.count()?, 1);
+            Ok::<(), crate::Error>(())
+        })
+        .unwrap();
+        let m = db.moment(-1).unwrap().as_map().unwrap();
+        assert_eq!(m.count().unwrap(), 1);
+        assert!(matches!(
+            db.moment(-1).unwrap().as_set(),
+            Err(crate::Error::UnexpectedTag { .. })
+        ));
+    }
+}

@@ -401,3 +401,61 @@ impl Iterator for LinkedIter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Database;
+
+    #[test]
+    fn appends_grow_the_tree_and_reads_agree_with_the_walk() {
+        let mut db = Database::memory();
+        for round in 0..3u64 {
+            db.transact(|tx| {
+                let mut l = tx.root().linked_array_list()?;
+                for i in 0..300u64 {
+                    l.append(round * 1000 + i)?;
+                }
+                Ok::<(), crate::Error>(())
+            })
+            .unwrap();
+        }
+        let c = db.moment(-1).unwrap();
+        let l = c.as_linked_list().unwrap();
+        assert_eq!(l.len(), 900);
+        let walked: Vec<u64> = l.iter().map(|c| c.unwrap().as_uint().unwrap()).collect();
+        let want: Vec<u64> = (0..3)
+            .flat_map(|r| (0..300).map(move |i| r * 1000 + i))
+            .collect();
+        assert_eq!(walked, want);
+        for (k, w) in want.iter().enumerate() {
+            assert_eq!(l.get(k as i64).unwrap().unwrap().as_uint().unwrap(), *w);
+        }
+        // the first moment is untouched
+        let first = db.moment(0).unwrap();
+        assert_eq!(first.as_linked_list().unwrap().len(), 300);
+        let header = LinkedList::from_slot(&db.src(), c.slot()).unwrap();
+        assert_eq!(header.shift, 2);
+    }
+
+    #[test]
+    fn put_replaces_in_place_in_new_moment_only() {
+        let mut db = Database::memory();
+        db.transact(|tx| {
+            let mut l = tx.root().linked_array_list()?;
+            for i in 0..40u64 {
+                l.append(i)?;
+            }
+            Ok::<(), crate::Error>(())
+        })
+        .unwrap();
+        db.transact(|tx| tx.root().linked_array_list()?.put(-3, "x"))
+            .unwrap();
+        let new = db.moment(-1).unwrap();
+        let l = new.as_linked_list().unwrap();
+        assert_eq!(&*l.get(37).unwrap().unwrap().as_bytes().unwrap(), b"x");
+        let old = db.moment(0).unwrap();
+        let l0 = old.as_linked_list().unwrap();
+        assert_eq!(l0.get(37).unwrap().unwrap().as_uint().unwrap(), 37);
+    }
+}
