@@ -344,38 +344,21 @@ impl<S: Storage> Database<S> {
         ))
     }
 
-    /// Runs `f` as a transaction that appends a new moment to the history.
-    ///
-    /// The new moment starts as a copy of the latest one ([`Transaction::root`]).
-    /// If `f` returns `Ok`, the moment is committed; if it returns `Err`, the
-    /// database is left exactly as it was, byte for byte.
-    pub fn transact<T, E>(
+    /// Runs `body` with a fresh transaction state; if it fails, puts back
+    /// the exact bytes the storage had (headers included) and returns the error.
+    fn atomically<T, E: From<Error>>(
         &mut self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: From<Error>,
-    {
+        root: Slot,
+        body: impl FnOnce(&mut S, &mut TxState) -> Result<T, E>,
+    ) -> Result<T, E> {
         if !self.store.is_writable() {
             return Err(Error::ReadOnly.into());
         }
         let start_len = self.store.len();
-        let mut st = TxState::new(self.hasher, start_len, Slot::EMPTY);
-        let outcome = Self::run_history_tx(&mut self.store, &mut st, self.header, f).and_then(
-            |(value, history)| {
-                Self::commit_history(&mut self.store, &mut st, history, self.durability)
-                    .map(|_| (value, history))
-                    .map_err(E::from)
-            },
-        );
-        match outcome {
-            Ok((value, history)) => {
-                self.header.tag = Tag::ArrayList;
-                self.history = Some(history);
-                Ok(value)
-            }
+        let mut st = TxState::new(self.hasher, start_len, root);
+        match body(&mut self.store, &mut st) {
+            Ok(v) => Ok(v),
             Err(e) => {
-                // Put back the exact bytes (the headers included).
                 TxCore::new(&mut self.store, &mut st)
                     .rollback(start_len)
                     .map_err(E::from)?;
@@ -383,6 +366,29 @@ impl<S: Storage> Database<S> {
                 Err(e)
             }
         }
+    }
+
+    /// Runs `f` as a transaction that appends a new moment to the history.
+    ///
+    /// The new moment starts as a copy of the latest one ([`Transaction::root`]).
+    /// If `f` returns `Ok`, the moment is committed; if it returns `Err` (or
+    /// the commit fails), the database is left exactly as it was, byte for byte.
+    pub fn transact<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let (header, durability) = (self.header, self.durability);
+        let (value, history) = self.atomically(Slot::EMPTY, |store, st| {
+            let (value, history) = Self::run_history_tx(store, st, header, f)?;
+            Self::commit_history(store, st, history, durability)?;
+            Ok::<_, E>((value, history))
+        })?;
+        self.header.tag = Tag::ArrayList;
+        self.history = Some(history);
+        Ok(value)
     }
 
     fn run_history_tx<T, E: From<Error>>(
@@ -455,49 +461,37 @@ impl<S: Storage> Database<S> {
     where
         E: From<Error>,
     {
-        if !self.store.is_writable() {
-            return Err(Error::ReadOnly.into());
-        }
-        if self.header.tag == Tag::ArrayList {
+        let (header, durability) = (self.header, self.durability);
+        if header.tag == Tag::ArrayList {
             return Err(Error::WrongRoot {
                 found: Tag::ArrayList,
             }
             .into());
         }
-        let start_len = self.store.len();
-        let mut st = TxState::new(self.hasher, start_len, self.root_slot());
-        let mut tx = Transaction {
-            store: &mut self.store,
-            st: &mut st,
-            root: SlotPos::Root,
-            history: None,
-        };
-        let result = match f(&mut tx) {
-            Ok(v) => {
-                let root = tx.st.root;
-                Self::commit_root(&mut *tx.store, root, self.header)
-                    .map(|tag| (v, tag))
-                    .map_err(E::from)
+        let (value, tag) = self.atomically(self.root_slot(), |store, st| {
+            let mut tx = Transaction {
+                store,
+                st,
+                root: SlotPos::Root,
+                history: None,
+            };
+            let value = f(&mut tx)?;
+            let root = tx.st.root;
+            store.flush()?;
+            if durability == Durability::Full {
+                store.sync()?;
             }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok((v, tag)) => {
-                self.header.tag = tag;
-                self.finish_commit().map_err(E::from)?;
-                Ok(v)
-            }
-            Err(e) => {
-                TxCore::new(&mut self.store, &mut st)
-                    .rollback(start_len)
-                    .map_err(E::from)?;
-                Err(e)
-            }
-        }
+            let tag = Self::commit_root(TxCore::new(store, st), root, header)?;
+            sync_as(store, durability)?;
+            Ok::<_, E>((value, tag))
+        })?;
+        self.header.tag = tag;
+        Ok(value)
     }
 
-    /// Moves a root-map transaction's root block to offset 12 and sets the header tag.
-    fn commit_root(store: &mut dyn Storage, root: Slot, header: Header) -> Result<Tag> {
+    /// Moves a root-map transaction's root block to offset 12 and sets the
+    /// header tag (both through the undo log).
+    fn commit_root(mut core: TxCore<'_>, root: Slot, header: Header) -> Result<Tag> {
         match root.tag {
             Tag::None => return Ok(header.tag),
             t if t.is_hamt() => {}
@@ -506,18 +500,18 @@ impl<S: Storage> Database<S> {
         if root.value != DATABASE_START {
             let hamt = Hamt::from_slot(root)?;
             let head_start = hamt.count_pos.unwrap_or(hamt.block);
-            let head_len = hamt.block + BLOCK_LEN - head_start;
-            let mut buf = vec![0u8; head_len as usize];
-            store.read_at(head_start, &mut buf)?;
-            store.flush()?;
-            store.write_at(DATABASE_START, &buf)?;
+            let head = core
+                .src()
+                .bytes(head_start, hamt.block + BLOCK_LEN - head_start)?
+                .into_owned();
+            core.write_at(DATABASE_START, &head)?;
         }
         if root.tag != header.tag {
             let h = Header {
                 tag: root.tag,
                 ..header
             };
-            store.write_at(0, &h.encode())?;
+            core.write_at(0, &h.encode())?;
         }
         Ok(root.tag)
     }

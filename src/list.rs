@@ -1,4 +1,7 @@
 //! ArrayList and LinkedArrayList: read views and write handles.
+//!
+//! Both kinds share one implementation of reading and writing items
+//! ([`Seq`]); the LinkedArrayList adds the operations only its tree allows.
 
 use crate::cursor::Cursor;
 use crate::error::Result;
@@ -15,7 +18,7 @@ pub struct Items<'r> {
     inner: Walk<'r>,
 }
 
-enum Walk<'r> {
+pub(crate) enum Walk<'r> {
     Array(ListIter<'r>),
     Linked(LinkedIter<'r>),
 }
@@ -32,296 +35,271 @@ impl<'r> Iterator for Items<'r> {
     }
 }
 
-/// Locating items: what both list kinds share.
-trait Tree: Copy {
+/// What both list trees offer: locating, walking and appending items.
+trait Seq: Copy {
+    fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self>;
     fn size(&self) -> u64;
     fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64>;
+    fn walk<'r>(&self, src: Src<'r>) -> Walk<'r>;
+    fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<Self>;
+    fn push_slot(&mut self, core: &mut TxCore<'_>) -> Result<u64>;
+    fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64>;
 }
 
-impl Tree for ArrayList {
+impl Seq for ArrayList {
+    fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self> {
+        ArrayList::from_slot(src, slot)
+    }
     fn size(&self) -> u64 {
         self.size
     }
     fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64> {
         ArrayList::slot_pos(self, src, k)
     }
+    fn walk<'r>(&self, src: Src<'r>) -> Walk<'r> {
+        Walk::Array(self.iter(src))
+    }
+    fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<Self> {
+        ArrayList::open_mut(core, pos)
+    }
+    fn push_slot(&mut self, core: &mut TxCore<'_>) -> Result<u64> {
+        ArrayList::push_slot(self, core, true, true)
+    }
+    fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
+        ArrayList::slot_pos_mut(self, core, k)
+    }
 }
 
-impl Tree for LinkedList {
+impl Seq for LinkedList {
+    fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self> {
+        LinkedList::from_slot(src, slot)
+    }
     fn size(&self) -> u64 {
         self.size
     }
     fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64> {
         LinkedList::slot_pos(self, src, k)
     }
-}
-
-fn get<'r, T: Tree>(src: Src<'r>, t: &T, index: i64) -> Result<Option<Cursor<'r>>> {
-    match resolve_index(index, t.size()) {
-        Ok(k) => Cursor::at(src, t.slot_pos(&src, k)?).map(Some),
-        Err(_) => Ok(None),
+    fn walk<'r>(&self, src: Src<'r>) -> Walk<'r> {
+        Walk::Linked(self.iter(src))
+    }
+    fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<Self> {
+        LinkedList::open_mut(core, pos)
+    }
+    fn push_slot(&mut self, core: &mut TxCore<'_>) -> Result<u64> {
+        LinkedList::push_slot(self, core)
+    }
+    fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
+        LinkedList::slot_pos_mut(self, core, k)
     }
 }
 
-/// A read-only ArrayList.
+/// A read-only list of either kind.
 #[derive(Clone, Copy)]
-pub struct ListView<'r> {
+struct SeqView<'r, T> {
     src: Src<'r>,
-    list: ArrayList,
+    list: T,
 }
 
-impl std::fmt::Debug for ListView<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListView")
-            .field("len", &self.list.size)
-            .finish()
-    }
-}
-
-impl<'r> ListView<'r> {
-    pub(crate) fn new(src: Src<'r>, slot: Slot) -> Result<Self> {
-        Ok(ListView {
+impl<'r, T: Seq> SeqView<'r, T> {
+    fn new(src: Src<'r>, slot: Slot) -> Result<Self> {
+        Ok(SeqView {
             src,
-            list: ArrayList::from_slot(&src, slot)?,
+            list: T::from_slot(&src, slot)?,
         })
     }
 
-    /// Number of items.
-    pub fn len(&self) -> u64 {
-        self.list.size
+    fn get(&self, index: i64) -> Result<Option<Cursor<'r>>> {
+        match resolve_index(index, self.list.size()) {
+            Ok(k) => Cursor::at(self.src, self.list.slot_pos(&self.src, k)?).map(Some),
+            Err(_) => Ok(None),
+        }
     }
 
-    /// True when the list has no items.
-    pub fn is_empty(&self) -> bool {
-        self.list.size == 0
-    }
-
-    /// The item at `index` (negative counts from the end); `None` out of range.
-    pub fn get(&self, index: i64) -> Result<Option<Cursor<'r>>> {
-        get(self.src, &self.list, index)
-    }
-
-    /// Iterates over the items in order.
-    pub fn iter(&self) -> Items<'r> {
+    fn iter(&self) -> Items<'r> {
         Items {
             src: self.src,
-            inner: Walk::Array(self.list.iter(self.src)),
+            inner: self.list.walk(self.src),
         }
     }
 }
 
-/// A read-only LinkedArrayList.
-#[derive(Clone, Copy)]
-pub struct LinkedListView<'r> {
-    src: Src<'r>,
-    list: LinkedList,
-}
-
-impl std::fmt::Debug for LinkedListView<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkedListView")
-            .field("len", &self.list.size)
-            .finish()
-    }
-}
-
-impl<'r> LinkedListView<'r> {
-    pub(crate) fn new(src: Src<'r>, slot: Slot) -> Result<Self> {
-        Ok(LinkedListView {
-            src,
-            list: LinkedList::from_slot(&src, slot)?,
-        })
-    }
-
-    /// Number of items.
-    pub fn len(&self) -> u64 {
-        self.list.size
-    }
-
-    /// True when the list has no items.
-    pub fn is_empty(&self) -> bool {
-        self.list.size == 0
-    }
-
-    /// The item at `index` (negative counts from the end); `None` out of range.
-    pub fn get(&self, index: i64) -> Result<Option<Cursor<'r>>> {
-        get(self.src, &self.list, index)
-    }
-
-    /// Iterates over the items in order.
-    pub fn iter(&self) -> Items<'r> {
-        Items {
-            src: self.src,
-            inner: Walk::Linked(self.list.iter(self.src)),
-        }
-    }
-}
-
-// ---------------------------------------------------------------- writing
-
-/// An ArrayList opened for writing inside a transaction.
-pub struct ListMut<'t> {
+/// A writable list of either kind.
+struct SeqMut<'t, T> {
     core: TxCore<'t>,
     pos: SlotPos,
+    _kind: std::marker::PhantomData<T>,
 }
 
-impl<'t> ListMut<'t> {
-    pub(crate) fn open(mut core: TxCore<'t>, pos: SlotPos) -> Result<Self> {
-        ArrayList::open_mut(&mut core, pos)?;
-        Ok(ListMut { core, pos })
+impl<'t, T: Seq> SeqMut<'t, T> {
+    fn open(mut core: TxCore<'t>, pos: SlotPos) -> Result<Self> {
+        T::open_mut(&mut core, pos)?;
+        Ok(SeqMut {
+            core,
+            pos,
+            _kind: std::marker::PhantomData,
+        })
     }
 
-    fn list(&mut self) -> Result<ArrayList> {
-        ArrayList::open_mut(&mut self.core, self.pos)
-    }
-
-    /// A read-only view of the list as it stands in this transaction.
-    pub fn view(&self) -> Result<ListView<'_>> {
-        ListView::new(self.core.src(), self.core.read_slot(self.pos)?)
-    }
-
-    /// Number of items.
-    pub fn len(&self) -> Result<u64> {
-        Ok(self.view()?.len())
-    }
-
-    /// True when the list has no items.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Reads the item at `index`.
-    pub fn get(&self, index: i64) -> Result<Option<Cursor<'_>>> {
-        self.view()?.get(index)
-    }
-
-    /// Appends a value.
-    pub fn append<'v>(&mut self, value: impl Into<Value<'v>>) -> Result<()> {
-        self.append_cursor()?.write(value)
-    }
-
-    /// Appends an item and returns a cursor on it, to write a value or
-    /// open a nested structure there. An item never written reads as null.
-    pub fn append_cursor(&mut self) -> Result<WriteCursor<'_>> {
-        self.reborrow().into_append_cursor()
-    }
-
-    /// Like [`ListMut::append_cursor`], consuming the handle.
-    pub fn into_append_cursor(mut self) -> Result<WriteCursor<'t>> {
-        let mut list = self.list()?;
-        let slot = list.push_slot(&mut self.core, true, true)?;
-        Ok(WriteCursor::new(self.core, SlotPos::Disk(slot)))
-    }
-
-    /// Replaces the item at `index` (negative counts from the end).
-    pub fn put<'v>(&mut self, index: i64, value: impl Into<Value<'v>>) -> Result<()> {
-        self.cursor(index)?.write(value)
-    }
-
-    /// A cursor on the item at `index`, for writing in place.
-    pub fn cursor(&mut self, index: i64) -> Result<WriteCursor<'_>> {
-        self.reborrow().into_cursor(index)
-    }
-
-    /// Like [`ListMut::cursor`], consuming the handle.
-    pub fn into_cursor(mut self, index: i64) -> Result<WriteCursor<'t>> {
-        let mut list = self.list()?;
-        let k = list.resolve(index)?;
-        let slot = list.slot_pos_mut(&mut self.core, k)?;
-        Ok(WriteCursor::new(self.core, SlotPos::Disk(slot)))
-    }
-
-    /// A shorter-lived handle on the same list.
-    pub fn reborrow(&mut self) -> ListMut<'_> {
-        ListMut {
+    fn reborrow(&mut self) -> SeqMut<'_, T> {
+        SeqMut {
             core: self.core.reborrow(),
             pos: self.pos,
+            _kind: std::marker::PhantomData,
         }
     }
 
-    /// Keeps the first `len` items (the reference's `slice`).
-    pub fn truncate(&mut self, len: u64) -> Result<()> {
-        let mut list = self.list()?;
-        list.truncate(&mut self.core, len)
-    }
-}
-
-/// A LinkedArrayList opened for writing inside a transaction.
-pub struct LinkedListMut<'t> {
-    core: TxCore<'t>,
-    pos: SlotPos,
-}
-
-impl<'t> LinkedListMut<'t> {
-    pub(crate) fn open(mut core: TxCore<'t>, pos: SlotPos) -> Result<Self> {
-        LinkedList::open_mut(&mut core, pos)?;
-        Ok(LinkedListMut { core, pos })
+    fn view(&self) -> Result<SeqView<'_, T>> {
+        SeqView::new(self.core.src(), self.core.read_slot(self.pos)?)
     }
 
-    fn list(&mut self) -> Result<LinkedList> {
-        LinkedList::open_mut(&mut self.core, self.pos)
-    }
-
-    /// A read-only view of the list as it stands in this transaction.
-    pub fn view(&self) -> Result<LinkedListView<'_>> {
-        LinkedListView::new(self.core.src(), self.core.read_slot(self.pos)?)
-    }
-
-    /// Number of items.
-    pub fn len(&self) -> Result<u64> {
-        Ok(self.view()?.len())
-    }
-
-    /// True when the list has no items.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
-    }
-
-    /// Reads the item at `index`.
-    pub fn get(&self, index: i64) -> Result<Option<Cursor<'_>>> {
-        self.view()?.get(index)
-    }
-
-    /// Appends a value.
-    pub fn append<'v>(&mut self, value: impl Into<Value<'v>>) -> Result<()> {
-        self.append_cursor()?.write(value)
-    }
-
-    /// Appends an item (an explicit null until written) and returns a cursor on it.
-    pub fn append_cursor(&mut self) -> Result<WriteCursor<'_>> {
-        self.reborrow().into_append_cursor()
-    }
-
-    /// Like [`LinkedListMut::append_cursor`], consuming the handle.
-    pub fn into_append_cursor(mut self) -> Result<WriteCursor<'t>> {
-        let mut list = self.list()?;
+    fn into_append_cursor(mut self) -> Result<WriteCursor<'t>> {
+        let mut list = T::open_mut(&mut self.core, self.pos)?;
         let slot = list.push_slot(&mut self.core)?;
         Ok(WriteCursor::new(self.core, SlotPos::Disk(slot)))
     }
 
-    /// Replaces the item at `index` (negative counts from the end).
-    pub fn put<'v>(&mut self, index: i64, value: impl Into<Value<'v>>) -> Result<()> {
-        self.cursor(index)?.write(value)
-    }
-
-    /// A cursor on the item at `index`, for writing in place.
-    pub fn cursor(&mut self, index: i64) -> Result<WriteCursor<'_>> {
-        self.reborrow().into_cursor(index)
-    }
-
-    /// Like [`LinkedListMut::cursor`], consuming the handle.
-    pub fn into_cursor(mut self, index: i64) -> Result<WriteCursor<'t>> {
-        let mut list = self.list()?;
-        let k = resolve_index(index, list.size)?;
+    fn into_cursor(mut self, index: i64) -> Result<WriteCursor<'t>> {
+        let mut list = T::open_mut(&mut self.core, self.pos)?;
+        let k = resolve_index(index, list.size())?;
         let slot = list.slot_pos_mut(&mut self.core, k)?;
         Ok(WriteCursor::new(self.core, SlotPos::Disk(slot)))
     }
+}
 
-    /// A shorter-lived handle on the same list.
-    pub fn reborrow(&mut self) -> LinkedListMut<'_> {
-        LinkedListMut {
-            core: self.core.reborrow(),
-            pos: self.pos,
+macro_rules! view_api {
+    ($name:ident, $tree:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy)]
+        pub struct $name<'r>(SeqView<'r, $tree>);
+
+        impl std::fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("len", &self.len())
+                    .finish()
+            }
         }
+
+        impl<'r> $name<'r> {
+            pub(crate) fn new(src: Src<'r>, slot: Slot) -> Result<Self> {
+                SeqView::new(src, slot).map($name)
+            }
+
+            /// Number of items.
+            pub fn len(&self) -> u64 {
+                self.0.list.size()
+            }
+
+            /// True when the list has no items.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The item at `index` (negative counts from the end); `None` out of range.
+            pub fn get(&self, index: i64) -> Result<Option<Cursor<'r>>> {
+                self.0.get(index)
+            }
+
+            /// Iterates over the items in order.
+            pub fn iter(&self) -> Items<'r> {
+                self.0.iter()
+            }
+        }
+    };
+}
+
+view_api!(ListView, ArrayList, "A read-only ArrayList.");
+view_api!(LinkedListView, LinkedList, "A read-only LinkedArrayList.");
+
+macro_rules! mut_api {
+    ($name:ident, $view:ident, $tree:ty, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name<'t>(SeqMut<'t, $tree>);
+
+        impl<'t> $name<'t> {
+            pub(crate) fn open(core: TxCore<'t>, pos: SlotPos) -> Result<Self> {
+                SeqMut::open(core, pos).map($name)
+            }
+
+            /// A shorter-lived handle on the same list.
+            pub fn reborrow(&mut self) -> $name<'_> {
+                $name(self.0.reborrow())
+            }
+
+            /// A read-only view of the list as it stands in this transaction.
+            pub fn view(&self) -> Result<$view<'_>> {
+                self.0.view().map($view)
+            }
+
+            /// Number of items.
+            pub fn len(&self) -> Result<u64> {
+                Ok(self.view()?.len())
+            }
+
+            /// True when the list has no items.
+            pub fn is_empty(&self) -> Result<bool> {
+                Ok(self.len()? == 0)
+            }
+
+            /// Reads the item at `index` (negative counts from the end).
+            pub fn get(&self, index: i64) -> Result<Option<Cursor<'_>>> {
+                self.view()?.get(index)
+            }
+
+            /// Appends a value.
+            pub fn append<'v>(&mut self, value: impl Into<Value<'v>>) -> Result<()> {
+                self.append_cursor()?.write(value)
+            }
+
+            /// Appends an item and returns a cursor on it, to write a value
+            /// or open a nested structure there.
+            pub fn append_cursor(&mut self) -> Result<WriteCursor<'_>> {
+                self.0.reborrow().into_append_cursor()
+            }
+
+            /// Like `append_cursor`, consuming the handle.
+            pub fn into_append_cursor(self) -> Result<WriteCursor<'t>> {
+                self.0.into_append_cursor()
+            }
+
+            /// Replaces the item at `index` (negative counts from the end).
+            pub fn put<'v>(&mut self, index: i64, value: impl Into<Value<'v>>) -> Result<()> {
+                self.cursor(index)?.write(value)
+            }
+
+            /// A cursor on the item at `index`, for writing in place.
+            pub fn cursor(&mut self, index: i64) -> Result<WriteCursor<'_>> {
+                self.0.reborrow().into_cursor(index)
+            }
+
+            /// Like `cursor`, consuming the handle.
+            pub fn into_cursor(self, index: i64) -> Result<WriteCursor<'t>> {
+                self.0.into_cursor(index)
+            }
+        }
+    };
+}
+
+mut_api!(
+    ListMut,
+    ListView,
+    ArrayList,
+    "An ArrayList opened for writing inside a transaction. An appended item never written reads as null."
+);
+mut_api!(
+    LinkedListMut,
+    LinkedListView,
+    LinkedList,
+    "A LinkedArrayList opened for writing inside a transaction. An appended item never written is an explicit null."
+);
+
+impl ListMut<'_> {
+    /// Keeps the first `len` items (the reference's `array_list_slice`).
+    #[doc(alias = "slice")]
+    pub fn truncate(&mut self, len: u64) -> Result<()> {
+        let core = &mut self.0.core;
+        let mut list = ArrayList::open_mut(core, self.0.pos)?;
+        list.truncate(core, len)
     }
 }

@@ -44,11 +44,6 @@ impl ArrayList {
         Self::read(src, slot.value)
     }
 
-    /// Turns a signed index (negative counts from the end) into a position.
-    pub fn resolve(&self, index: i64) -> Result<u64> {
-        resolve_index(index, self.size)
-    }
-
     /// Position of the slot holding item `k` (`k < size`).
     pub fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64> {
         let leaf = leaf_block(src, self.root, list_shift(self.size), k)?;
