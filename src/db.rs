@@ -237,6 +237,27 @@ impl<S: Storage> Database<S> {
         Ok(())
     }
 
+    /// Sees the moments another process committed since this handle was
+    /// opened (for read-only file handles; a writer already sees its own).
+    pub fn refresh(&mut self) -> Result<()> {
+        self.store.refresh()?;
+        let mut raw = [0u8; 12];
+        self.store.read_at(0, &mut raw)?;
+        self.header = Header::decode(raw)?;
+        if self.header.tag == Tag::ArrayList {
+            let history = ArrayList::read(&self.src(), DATABASE_START)?;
+            let top = self.top_header()?;
+            if top.file_size > self.store.len() {
+                return Err(Error::Truncated {
+                    expected: top.file_size,
+                    found: self.store.len(),
+                });
+            }
+            self.history = Some(history);
+        }
+        Ok(())
+    }
+
     fn top_header(&self) -> Result<TopHeader> {
         Ok(TopHeader::decode(self.src().array(DATABASE_START)?))
     }
@@ -632,5 +653,109 @@ impl<'db> Transaction<'db> {
             len: history.size,
         })?;
         Cursor::at(src, history.slot_pos(&src, k)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_transactions_restore_every_byte() {
+        let mut db = Database::memory();
+        // the very first transaction (it initialises the history)
+        let empty = db.storage().as_bytes().to_vec();
+        let r: Result<()> = db.transact(|tx| {
+            tx.root_map()?.put("a", 1u64)?;
+            Err(Error::InvalidArgument("no"))
+        });
+        assert!(r.is_err());
+        assert_eq!(db.storage().as_bytes(), &empty[..]);
+        assert_eq!(db.header().tag, Tag::None);
+        // later ones, across a history root overflow (16 moments)
+        for i in 0..20u64 {
+            db.transact(|tx| tx.root_map()?.put("n", i)).unwrap();
+            let before = db.storage().as_bytes().to_vec();
+            let r: Result<()> = db.transact(|tx| {
+                tx.root_map()?.put("n", 999u64)?;
+                Err(Error::InvalidArgument("no"))
+            });
+            assert!(r.is_err());
+            assert_eq!(db.storage().as_bytes(), &before[..], "after moment {i}");
+        }
+        assert_eq!(db.moment_count().unwrap(), 20);
+        let last = db.moment(-1).unwrap().as_map().unwrap();
+        assert_eq!(last.get(b"n").unwrap().unwrap().as_uint().unwrap(), 19);
+    }
+
+    #[test]
+    fn root_map_transactions_commit_at_offset_12() {
+        let mut db = Database::memory();
+        db.transact_root(|tx| tx.root().counted_hash_map()?.put("k", 1u64))
+            .unwrap();
+        db.transact_root(|tx| tx.root().counted_hash_map()?.put("j", 2u64))
+            .unwrap();
+        assert_eq!(db.header().tag, Tag::CountedHashMap);
+        let bytes = db.into_bytes();
+        let db = Database::from_slice(&bytes).unwrap();
+        let m = db.root().as_map().unwrap();
+        assert_eq!(m.count().unwrap(), 2);
+        assert_eq!(m.get(b"j").unwrap().unwrap().as_uint().unwrap(), 2);
+        let mut db = Database::from_bytes(bytes.clone()).unwrap();
+        let r: Result<()> = db.transact_root(|tx| {
+            tx.root().counted_hash_map()?.put("z", 3u64)?;
+            Err(Error::InvalidArgument("no"))
+        });
+        assert!(r.is_err());
+        assert_eq!(db.storage().as_bytes(), &bytes[..]);
+        assert!(matches!(
+            db.transact(|tx| tx.root().write(1u64)),
+            Err(Error::WrongRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn undo_and_history_truncation() {
+        let mut db = Database::memory();
+        for i in 0..5u64 {
+            db.transact(|tx| tx.root_map()?.put("v", i)).unwrap();
+        }
+        db.revert_to(1).unwrap();
+        let v = |db: &Database, m: i64| {
+            let c = db.moment(m).unwrap().as_map().unwrap();
+            c.get(b"v").unwrap().unwrap().as_uint().unwrap()
+        };
+        assert_eq!(db.moment_count().unwrap(), 6);
+        assert_eq!(v(&db, -1), 1);
+        assert_eq!(db.moment(-1).unwrap().slot(), db.moment(1).unwrap().slot());
+        db.truncate_history(3).unwrap();
+        assert_eq!(db.moment_count().unwrap(), 3);
+        db.transact(|tx| tx.root_map()?.put("v", 77u64)).unwrap();
+        assert_eq!(v(&db, 3), 77);
+        assert_eq!(v(&db, 2), 2);
+        let bytes = db.into_bytes();
+        let db = Database::from_slice(&bytes).unwrap();
+        assert_eq!(db.moment_count().unwrap(), 4);
+        assert!(matches!(db.moment(4), Err(Error::NoSuchMoment { .. })));
+    }
+
+    #[test]
+    fn read_only_file_handles_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.xdb");
+        let mut w = Database::create(&path).unwrap();
+        w.transact(|tx| tx.root_map()?.put("a", 1u64)).unwrap();
+        let mut r = Database::open_read_only(&path).unwrap();
+        assert_eq!(r.moment_count().unwrap(), 1);
+        w.transact(|tx| tx.root_map()?.put("a", 2u64)).unwrap();
+        assert_eq!(r.moment_count().unwrap(), 1, "a reader keeps its state");
+        r.refresh().unwrap();
+        assert_eq!(r.moment_count().unwrap(), 2);
+        let m = r.moment(-1).unwrap().as_map().unwrap();
+        assert_eq!(m.get(b"a").unwrap().unwrap().as_uint().unwrap(), 2);
+        assert!(matches!(
+            r.transact(|tx| tx.root().write(1u64)),
+            Err(Error::ReadOnly)
+        ));
     }
 }

@@ -243,6 +243,17 @@ impl Storage for FileStorage {
         self.writable
     }
 
+    fn refresh(&mut self) -> Result<()> {
+        if !self.writable {
+            let len = self.file.metadata()?.len();
+            if len > self.file_len {
+                self.file_len = len;
+                self.remap()?;
+            }
+        }
+        Ok(())
+    }
+
     fn share(&self, len: u64) -> Result<SharedBytes> {
         check_range(0, len, self.file_len)?;
         match &self.map {

@@ -58,6 +58,12 @@ pub trait Storage: Send {
     /// False for read-only storage.
     fn is_writable(&self) -> bool;
 
+    /// Picks up bytes appended by another process since the storage was
+    /// opened (read-only handles); a no-op where nothing else can write.
+    fn refresh(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// An immutable view of the first `len` bytes that other threads may
     /// read while this storage keeps being written. The bytes below `len`
     /// that a reader follows must not be modified afterwards (the database
