@@ -61,6 +61,9 @@ impl<'r> BytesReader<'r> {
 impl io::Read for BytesReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = (self.len.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
         let dst = buf.get_mut(..n).unwrap_or_default();
         match &self.body {
             Body::Inline(v) => {

@@ -2,6 +2,10 @@
 
 use crate::error::{Error, Result};
 
+/// Pointers must lie below this bound (2^62 bytes): far beyond any real
+/// storage, and far enough below `u64::MAX` that record offsets never overflow.
+pub const MAX_POINTER: u64 = 1 << 62;
+
 /// The kind of value a slot holds. The numbering is part of the file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -91,6 +95,14 @@ impl Tag {
         )
     }
 
+    /// True for the kinds whose value is a byte position.
+    pub fn is_pointer(self) -> bool {
+        !matches!(
+            self,
+            Tag::None | Tag::ShortBytes | Tag::Uint | Tag::Int | Tag::Float
+        )
+    }
+
     /// True for the kinds that may be the database root.
     pub fn can_be_root(self) -> bool {
         self == Tag::None || self == Tag::ArrayList || self.is_hamt()
@@ -165,15 +177,23 @@ impl Slot {
     }
 
     /// Decodes 9 bytes read at byte position `pos` (used for the error).
+    ///
+    /// Pointers at or above [`MAX_POINTER`] are rejected here, so that
+    /// adding a record's small offsets to any pointer read from a file can
+    /// never overflow.
     #[inline]
     pub fn decode(b: [u8; 9], pos: u64) -> Result<Slot> {
         let raw = b[0] & 0x7F;
         let tag = Tag::from_u8(raw).ok_or(Error::InvalidTag { tag: raw, pos })?;
         let [_, v @ ..] = b;
+        let value = u64::from_be_bytes(v);
+        if value >= MAX_POINTER && tag.is_pointer() {
+            return Err(Error::corrupt(pos, "pointer beyond any possible storage"));
+        }
         Ok(Slot {
             tag,
             full: b[0] & 0x80 != 0,
-            value: u64::from_be_bytes(v),
+            value,
         })
     }
 }
@@ -205,6 +225,17 @@ mod tests {
         ));
         b[0] = 14;
         assert!(Slot::decode(b, 0).is_err());
+    }
+
+    #[test]
+    fn absurd_pointers_are_rejected_but_scalars_are_not() {
+        let huge = Slot::new(Tag::Index, u64::MAX).encode();
+        assert!(matches!(
+            Slot::decode(huge, 9),
+            Err(Error::Corrupt { pos: 9, .. })
+        ));
+        let uint = Slot::new(Tag::Uint, u64::MAX).encode();
+        assert_eq!(Slot::decode(uint, 0).unwrap().value, u64::MAX);
     }
 
     #[test]

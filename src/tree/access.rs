@@ -241,13 +241,19 @@ impl<'t> TxCore<'t> {
 
     /// Copies the `len`-byte record at `ptr` to the end and returns the copy's position.
     pub fn copy_record(&mut self, ptr: u64, len: u64) -> Result<u64> {
-        let mut buf = [0u8; 512];
-        let chunk = buf
-            .get_mut(..len as usize)
-            .ok_or(Error::InvalidArgument("record too long to copy"))?;
-        self.store.read_at(ptr, chunk)?;
+        let mut small = [0u8; 512];
+        let mut large = Vec::new();
+        let buf = match small.get_mut(..len as usize) {
+            Some(b) => b,
+            None => {
+                // only records of huge-hash maps: the length is bounded by the header's u16
+                large.resize(len as usize, 0);
+                &mut large[..]
+            }
+        };
+        self.store.read_at(ptr, buf)?;
         let pos = self.store.len();
-        self.store.append(chunk)?;
+        self.store.append(buf)?;
         Ok(pos)
     }
 

@@ -6,7 +6,7 @@
 
 use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
-use crate::format::{list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, SLOT_LEN};
+use crate::format::{list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, MAX_POINTER, SLOT_LEN};
 
 /// An ArrayList header read from storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

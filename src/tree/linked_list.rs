@@ -15,6 +15,7 @@ use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
 use crate::format::{
     Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT,
+    MAX_POINTER,
 };
 
 /// One 17-byte entry of a block.
@@ -81,6 +82,12 @@ impl LinkedList {
         let shift = last.first().copied().unwrap_or(0) & 0x3F;
         if shift > MAX_LINKED_SHIFT {
             return Err(Error::TooDeep { pos: header });
+        }
+        if root >= MAX_POINTER {
+            return Err(Error::corrupt(
+                header,
+                "list root beyond any possible storage",
+            ));
         }
         Ok(LinkedList {
             header,
@@ -170,7 +177,10 @@ impl LinkedList {
         self.root = core.own(self.root, LINKED_BLOCK_LEN)?.0;
         loop {
             if let Some(leaf) = append_into(core, self.root, self.shift)? {
-                self.size += 1;
+                self.size = self
+                    .size
+                    .checked_add(1)
+                    .ok_or(Error::corrupt(self.header, "list size overflows"))?;
                 self.write_header(core)?;
                 return Ok(leaf);
             }
