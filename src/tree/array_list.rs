@@ -30,6 +30,12 @@ impl ArrayList {
                 "list size larger than the storage can hold",
             ));
         }
+        if root >= MAX_POINTER {
+            return Err(Error::corrupt(
+                header,
+                "list root beyond any possible storage",
+            ));
+        }
         Ok(ArrayList { header, size, root })
     }
 
