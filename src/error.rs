@@ -109,6 +109,17 @@ pub enum Error {
         len: u64,
     },
 
+    /// A slice that does not lie within the list.
+    #[error("slice of {len} items at offset {offset} exceeds a list of {size} items")]
+    SliceOutOfRange {
+        /// First item of the slice.
+        offset: u64,
+        /// Number of items asked for.
+        len: u64,
+        /// Number of items in the list.
+        size: u64,
+    },
+
     /// A moment index outside the history.
     #[error("moment {index} does not exist (the history holds {len} moments)")]
     NoSuchMoment {

@@ -303,3 +303,64 @@ impl ListMut<'_> {
         list.truncate(core, len)
     }
 }
+
+impl LinkedListMut<'_> {
+    fn edit<T>(
+        &mut self,
+        f: impl FnOnce(&mut TxCore<'_>, &mut LinkedList) -> Result<T>,
+    ) -> Result<T> {
+        let core = &mut self.0.core;
+        let mut list = LinkedList::open_mut(core, self.0.pos)?;
+        f(core, &mut list)
+    }
+
+    /// The list's slot as it stands: write it elsewhere to clone the list,
+    /// or pass it to [`LinkedListMut::concat`].
+    pub fn slot(&self) -> Result<Slot> {
+        self.0.core.read_slot(self.0.pos)
+    }
+
+    /// Inserts `value` before the item at `index` (negative counts from the
+    /// end; to add at the end, use `append`).
+    pub fn insert<'v>(&mut self, index: i64, value: impl Into<Value<'v>>) -> Result<()> {
+        self.insert_cursor(index)?.write(value)
+    }
+
+    /// Inserts an item (an explicit null until written) before the item at
+    /// `index` and returns a cursor on it.
+    pub fn insert_cursor(&mut self, index: i64) -> Result<WriteCursor<'_>> {
+        let slot = self.edit(|core, list| {
+            let k = resolve_index(index, list.size)?;
+            list.insert_slot(core, k)
+        })?;
+        Ok(WriteCursor::new(
+            self.0.core.reborrow(),
+            SlotPos::Disk(slot),
+        ))
+    }
+
+    /// Removes the item at `index` (negative counts from the end).
+    pub fn remove(&mut self, index: i64) -> Result<()> {
+        self.edit(|core, list| {
+            let k = resolve_index(index, list.size)?;
+            list.remove(core, k)
+        })
+    }
+
+    /// Keeps only the `len` items starting at `offset`.
+    pub fn slice(&mut self, offset: u64, len: u64) -> Result<()> {
+        self.edit(|core, list| list.slice(core, offset, len))
+    }
+
+    /// Appends every item of another LinkedArrayList (given by its slot, from
+    /// any moment of this database — or this list's own [`LinkedListMut::slot`]).
+    ///
+    /// The result shares the other list's blocks without copying them, so
+    /// the transaction is frozen first ([`crate::Transaction::freeze`]): a later
+    /// change to either list copies what it changes instead of altering both.
+    pub fn concat(&mut self, other: Slot) -> Result<()> {
+        let other = LinkedList::from_slot(&self.0.core.src(), other)?;
+        self.0.core.freeze();
+        self.edit(|core, list| list.concat(core, other))
+    }
+}

@@ -37,15 +37,15 @@ impl Entry {
 
 /// The leaves one entry of a block at `shift` can hold (16^shift).
 #[inline]
-fn capacity(shift: u8) -> u64 {
+pub(super) fn capacity(shift: u8) -> u64 {
     1u64.checked_shl(4 * shift as u32).unwrap_or(u64::MAX)
 }
 
-fn entry_pos(block: u64, i: usize) -> u64 {
+pub(super) fn entry_pos(block: u64, i: usize) -> u64 {
     block + LINKED_SLOT_LEN * i as u64
 }
 
-fn read_entry(src: &Src<'_>, block: u64, i: usize) -> Result<Entry> {
+pub(super) fn read_entry(src: &Src<'_>, block: u64, i: usize) -> Result<Entry> {
     let pos = entry_pos(block, i);
     let b: [u8; 17] = src.array(pos)?;
     let (s, n) = b.split_at(9);
@@ -236,7 +236,7 @@ impl LinkedList {
 
 /// Picks the entry of the block at `shift` that holds leaf `r`, by leaf
 /// counts; returns it and the leaf's rank inside that entry.
-fn choose(src: &Src<'_>, block: u64, shift: u8, mut r: u64) -> Result<(usize, u64)> {
+pub(super) fn choose(src: &Src<'_>, block: u64, shift: u8, mut r: u64) -> Result<(usize, u64)> {
     for i in 0..BLOCK_SLOTS {
         let e = read_entry(src, block, i)?;
         let count = if shift == 0 {

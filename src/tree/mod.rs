@@ -8,4 +8,5 @@ pub(crate) mod access;
 pub(crate) mod array_list;
 pub(crate) mod bytes;
 pub(crate) mod hamt;
+pub(crate) mod linked_edit;
 pub(crate) mod linked_list;
