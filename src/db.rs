@@ -223,8 +223,22 @@ impl<S: Storage> Database<S> {
                         found: len,
                     });
                 }
-                if self.store.is_writable() && top.file_size != 0 && top.file_size < len {
-                    self.store.truncate(top.file_size)?;
+                let history = ArrayList::read(&self.src(), DATABASE_START)?;
+                // A history never committed to is its header and one block.
+                let committed = match top.file_size {
+                    0 if history.size == 0 && top.ptr == DATABASE_START + TOP_HEADER_LEN => {
+                        DATABASE_START + TOP_HEADER_LEN + BLOCK_LEN
+                    }
+                    n => n,
+                };
+                if self.store.is_writable() && committed != 0 && committed < len {
+                    self.store.truncate(committed)?;
+                    // A crashed transaction may have linked a new block into a
+                    // committed history block; the block is gone now, so
+                    // unlink it (the reference would follow the pointer).
+                    if let Some(stale) = history.stale_append_slot(&self.src())? {
+                        self.store.write_at(stale, &Slot::EMPTY.encode())?;
+                    }
                     self.store.sync()?;
                 }
             }
@@ -356,15 +370,6 @@ impl<S: Storage> Database<S> {
         ))
     }
 
-    /// A `Send + Sync` handle on the root (a root map, or the whole history).
-    pub fn snapshot_root(&self) -> Result<Snapshot> {
-        Ok(Snapshot::new(
-            self.store.share(self.store.len())?,
-            self.hasher,
-            self.root_slot(),
-        ))
-    }
-
     /// Runs `body` with a fresh transaction state; if it fails, puts back
     /// the exact bytes the storage had (headers included) and returns the error.
     fn atomically<T, E: From<Error>>(
@@ -404,7 +409,7 @@ impl<S: Storage> Database<S> {
         let (header, durability) = (self.header, self.durability);
         let (value, history) = self.atomically(Slot::EMPTY, |store, st| {
             let (value, history) = Self::run_history_tx(store, st, header, f)?;
-            Self::commit_history(store, st, history, durability)?;
+            Self::commit_history(store, st, history, header, durability)?;
             Ok::<_, E>((value, history))
         })?;
         self.header.tag = Tag::ArrayList;
@@ -421,7 +426,7 @@ impl<S: Storage> Database<S> {
         let mut core = TxCore::new(store, st);
         match header.tag {
             Tag::ArrayList => {}
-            Tag::None => init_history(&mut core, header)?,
+            Tag::None => init_history(&mut core)?,
             found => return Err(Error::WrongRoot { found }.into()),
         }
         let mut history = ArrayList::read(&core.src(), DATABASE_START)?;
@@ -444,13 +449,16 @@ impl<S: Storage> Database<S> {
         Ok((value, history))
     }
 
-    /// Publishes the new moment: data first, then the history header (the
-    /// commit point), each made durable as `durability` asks. The header
-    /// write goes through the undo log, so a failure here rolls back too.
+    /// Publishes the new moment: data first, then the headers (the commit
+    /// point), each made durable as `durability` asks. A new history gets
+    /// its root tag only now, so a crash before this leaves an empty
+    /// database. The header writes go through the undo log, so a failure
+    /// here rolls back too.
     fn commit_history(
         store: &mut S,
         st: &mut TxState,
         history: ArrayList,
+        header: Header,
         durability: Durability,
     ) -> Result<()> {
         store.flush()?;
@@ -462,7 +470,15 @@ impl<S: Storage> Database<S> {
             ptr: history.root,
             file_size: store.len(),
         };
-        TxCore::new(store, st).write_at(DATABASE_START, &top.encode())?;
+        let mut core = TxCore::new(store, st);
+        if header.tag != Tag::ArrayList {
+            let h = Header {
+                tag: Tag::ArrayList,
+                ..header
+            };
+            core.write_at(0, &h.encode())?;
+        }
+        core.write_at(DATABASE_START, &top.encode())?;
         sync_as(store, durability)
     }
 
@@ -518,6 +534,14 @@ impl<S: Storage> Database<S> {
             t if t.is_hamt() => {}
             t => return Err(Error::InvalidRoot(t)),
         }
+        let head_len = |t: Tag| Hamt::from_slot(Slot::new(t, 0)).map(|h| h.block + BLOCK_LEN);
+        if root.value != DATABASE_START
+            && (header.tag == Tag::None || head_len(header.tag)? != head_len(root.tag)?)
+        {
+            // The root block must be rewritten at offset 12 in the same
+            // space: the root cannot change between counted and uncounted.
+            return Err(Error::WrongRoot { found: header.tag });
+        }
         if root.value != DATABASE_START {
             let hamt = Hamt::from_slot(root)?;
             let head_start = hamt.count_pos.unwrap_or(hamt.block);
@@ -544,7 +568,7 @@ impl<S: Storage> Database<S> {
     }
 
     /// Drops every moment after the first `len` (the reference's history
-    /// slice). The bytes stay in the file; compaction reclaims them.
+    /// slice). The dropped moments' bytes stay in the file.
     pub fn truncate_history(&mut self, len: u64) -> Result<()> {
         let Some(history) = self.history()? else {
             return if len == 0 {
@@ -582,8 +606,9 @@ fn sync_as(store: &mut dyn Storage, durability: Durability) -> Result<()> {
     }
 }
 
-/// Writes the empty history: the 24-byte header and a zero root block.
-fn init_history(core: &mut TxCore<'_>, header: Header) -> Result<()> {
+/// Writes the empty history: the 24-byte header and a zero root block (the
+/// database header's tag is set when the first moment commits).
+fn init_history(core: &mut TxCore<'_>) -> Result<()> {
     if core.store.len() != DATABASE_START {
         return Err(Error::corrupt(DATABASE_START, "data after an empty root"));
     }
@@ -594,11 +619,7 @@ fn init_history(core: &mut TxCore<'_>, header: Header) -> Result<()> {
     };
     core.alloc(&top.encode())?;
     core.alloc_zeroed(BLOCK_LEN)?;
-    let h = Header {
-        tag: Tag::ArrayList,
-        ..header
-    };
-    core.write_at(0, &h.encode())
+    Ok(())
 }
 
 /// A transaction in progress: the new moment's root slot, plus reads of
@@ -688,6 +709,52 @@ mod tests {
         assert_eq!(last.get(b"n").unwrap().unwrap().as_uint().unwrap(), 19);
     }
 
+    /// The bytes a crash would leave: a transaction run but never committed.
+    fn crashed_bytes(db: &mut Database, value: u64) -> Vec<u8> {
+        let mut st = TxState::new(db.hasher, db.store.len(), Slot::EMPTY);
+        let header = db.header;
+        Database::<MemoryStorage>::run_history_tx(&mut db.store, &mut st, header, |tx| {
+            tx.root_map()?.put("n", value)
+        })
+        .unwrap();
+        db.store.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn recovery_drops_an_uncommitted_moment_and_unlinks_its_blocks() {
+        let mut db = Database::memory();
+        for i in 0..32u64 {
+            db.transact(|tx| tx.root_map()?.put("n", i)).unwrap();
+        }
+        let committed = db.storage().as_bytes().to_vec();
+        // moment 32 starts a new leaf block, linked into the committed root
+        let crashed = crashed_bytes(&mut db, 999);
+        assert!(crashed.len() > committed.len());
+        let history = ArrayList::read(&Src::bytes_only(&crashed, db.hasher), 12).unwrap();
+        let root_slot_2 = history.root + 2 * crate::format::SLOT_LEN;
+        assert_ne!(crashed[root_slot_2 as usize], 0, "the crash left a link");
+
+        let reopened = Database::from_bytes(crashed).unwrap();
+        assert_eq!(reopened.moment_count().unwrap(), 32);
+        let bytes = reopened.into_bytes();
+        assert_eq!(bytes.len(), committed.len());
+        assert_eq!(bytes, committed, "the stale link is gone too");
+        let mut db = Database::from_bytes(bytes).unwrap();
+        db.transact(|tx| tx.root_map()?.put("n", 32u64)).unwrap();
+        let m = db.moment(-1).unwrap().as_map().unwrap();
+        assert_eq!(m.get(b"n").unwrap().unwrap().as_uint().unwrap(), 32);
+    }
+
+    #[test]
+    fn a_crash_in_the_first_transaction_leaves_an_empty_database() {
+        let mut db = Database::memory();
+        let crashed = crashed_bytes(&mut db, 1);
+        assert_eq!(&crashed[3], &0, "the root tag is set only at commit");
+        let reopened = Database::from_bytes(crashed).unwrap();
+        assert_eq!(reopened.header().tag, Tag::None);
+        assert_eq!(reopened.len(), 12);
+    }
+
     #[test]
     fn root_map_transactions_commit_at_offset_12() {
         let mut db = Database::memory();
@@ -712,6 +779,18 @@ mod tests {
             db.transact(|tx| tx.root().write(1u64)),
             Err(Error::WrongRoot { .. })
         ));
+        // a root cannot switch between counted and uncounted kinds in place
+        let mut plain = Database::memory();
+        plain
+            .transact_root(|tx| tx.root().hash_map()?.put("a", 1u64))
+            .unwrap();
+        let before = plain.storage().as_bytes().to_vec();
+        let r = plain.transact_root(|tx| {
+            tx.root().write(())?;
+            tx.root().counted_hash_map()?.put("b", 2u64)
+        });
+        assert!(matches!(r, Err(Error::WrongRoot { .. })));
+        assert_eq!(plain.storage().as_bytes(), &before[..]);
     }
 
     #[test]

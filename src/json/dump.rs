@@ -27,20 +27,20 @@ pub fn dump_json<S: Storage>(db: &Database<S>) -> Result<String> {
         h.version,
         h.tag.name()
     );
-    let root = db.root();
     match h.tag {
         Tag::None => out.push_str("null"),
         Tag::ArrayList => {
             out.push_str("{\"array_list\":[");
-            for (i, m) in root.as_list()?.iter().enumerate() {
+            for i in 0..db.moment_count()? {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(&mut out, &m?, 0)?;
+                let index = i64::try_from(i).map_err(|_| Error::corrupt(12, "history too long"))?;
+                write_value(&mut out, &db.moment(index)?, 0)?;
             }
             out.push_str("]}");
         }
-        _ => write_value(&mut out, &root, 0)?,
+        _ => write_value(&mut out, &db.root(), 0)?,
     }
     out.push_str("}\n");
     Ok(out)

@@ -68,6 +68,30 @@ impl ArrayList {
         }
     }
 
+    /// The slot on the path of the next append that points into a subtree
+    /// the append would create afresh (a leftover of an interrupted append),
+    /// if there is one. The history uses this to scrub itself on recovery.
+    pub fn stale_append_slot(&self, src: &Src<'_>) -> Result<Option<u64>> {
+        let k = self.size;
+        let shift = list_shift(k + 1);
+        if shift > list_shift(k) {
+            return Ok(None); // the next append makes a new root
+        }
+        let mut block = self.root;
+        for level in (1..=shift as u32).rev() {
+            let spos = block + SLOT_LEN * digit(k, level);
+            let slot = src.slot(spos)?;
+            if k & ((1u64 << (4 * level)) - 1) == 0 {
+                return Ok((!slot.is_empty()).then_some(spos));
+            }
+            if slot.tag != Tag::Index {
+                return Err(Error::corrupt(spos, "missing list index block"));
+            }
+            block = slot.value;
+        }
+        Ok(None)
+    }
+
     // ----- writing -----
 
     /// Opens the list at `pos` for writing: creates an empty list in an
