@@ -494,6 +494,43 @@ mod tests {
         total
     }
 
+    /// The reference's lookup (its §6 rule, trusting `full` flags), to
+    /// show that the reference reads the lists this crate writes.
+    fn reference_locate(src: &Src<'_>, root: u64, shift: u8, key: u64) -> Option<u64> {
+        let (mut block, mut r) = (root, key);
+        for s in (0..=shift).rev() {
+            let mut chosen = None;
+            for i in 0..BLOCK_SLOTS {
+                let e = read_entry(src, block, i).ok()?;
+                let c = if s == 0 {
+                    u64::from(!e.slot.is_empty())
+                } else {
+                    e.size
+                };
+                if r < c {
+                    chosen = Some(i);
+                    break;
+                }
+                if r == c {
+                    if c == capacity(s) || e.slot.full {
+                        r -= c;
+                        chosen = Some(i + 1);
+                    } else {
+                        chosen = Some(i);
+                    }
+                    break;
+                }
+                r -= c;
+            }
+            let i = chosen.filter(|&i| i < BLOCK_SLOTS)?;
+            if s == 0 {
+                return Some(block + LINKED_SLOT_LEN * i as u64);
+            }
+            block = read_entry(src, block, i).ok()?.slot.value;
+        }
+        None
+    }
+
     fn model_check(db: &Database, model: &[u64]) {
         let c = db.moment(-1).unwrap();
         let l = c.as_linked_list().unwrap();
@@ -505,6 +542,14 @@ mod tests {
         }
         let h = LinkedList::from_slot(&db.src(), c.slot()).unwrap();
         assert_eq!(check(&db.src(), h.root, h.shift), model.len() as u64);
+        for (k, v) in model.iter().enumerate() {
+            let pos = reference_locate(&db.src(), h.root, h.shift, k as u64).unwrap();
+            assert_eq!(
+                db.src().slot(pos).unwrap().value,
+                *v,
+                "reference lookup of item {k}"
+            );
+        }
         if model.len() <= 16 {
             assert_eq!(h.shift, 0, "small lists are one block");
         }
