@@ -33,6 +33,24 @@ impl<'r> Iterator for Items<'r> {
         };
         pos.map(|r| r.and_then(|pos| Cursor::at(src, pos)))
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            Walk::Array(i) => i.size_hint(),
+            Walk::Linked(i) => i.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Items<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let src = self.src;
+        let pos = match &mut self.inner {
+            Walk::Array(i) => i.next_back(),
+            Walk::Linked(i) => i.next_back(),
+        };
+        pos.map(|r| r.and_then(|pos| Cursor::at(src, pos)))
+    }
 }
 
 /// What both list trees offer: locating, walking and appending items.
@@ -362,5 +380,66 @@ impl LinkedListMut<'_> {
         let other = LinkedList::from_slot(&self.0.core.src(), other)?;
         self.0.core.freeze();
         self.edit(|core, list| list.concat(core, other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Database, Error};
+
+    #[test]
+    fn both_list_kinds_iterate_from_both_ends() {
+        let mut db = Database::memory();
+        db.transact(|tx| -> Result<(), Error> {
+            let mut m = tx.root_map()?;
+            let mut a = m.entry("a")?.array_list()?;
+            for i in 0..40u64 {
+                a.append(i)?;
+            }
+            let mut l = m.entry("l")?.linked_array_list()?;
+            for i in 0..40u64 {
+                l.append(i)?;
+            }
+            l.insert(3, 100u64)?;
+            l.remove(10)?;
+            Ok(())
+        })
+        .unwrap();
+        let m = db.moment(-1).unwrap().as_map().unwrap();
+        let mut want_l: Vec<u64> = (0..40).collect();
+        want_l.insert(3, 100);
+        want_l.remove(10);
+        for (key, want) in [("a", (0..40).collect::<Vec<u64>>()), ("l", want_l)] {
+            let c = m.get(key.as_bytes()).unwrap().unwrap();
+            let items = match key {
+                "a" => c.as_list().unwrap().iter(),
+                _ => c.as_linked_list().unwrap().iter(),
+            };
+            assert_eq!(items.size_hint(), (want.len(), Some(want.len())));
+            let back: Vec<u64> = items.rev().map(|c| c.unwrap().as_uint().unwrap()).collect();
+            let mut rev = want.clone();
+            rev.reverse();
+            assert_eq!(back, rev, "{key} reversed");
+            // alternate ends: they meet without overlap
+            let mut it = match key {
+                "a" => c.as_list().unwrap().iter(),
+                _ => c.as_linked_list().unwrap().iter(),
+            };
+            let mut front = Vec::new();
+            let mut tail = Vec::new();
+            loop {
+                match it.next() {
+                    Some(x) => front.push(x.unwrap().as_uint().unwrap()),
+                    None => break,
+                }
+                match it.next_back() {
+                    Some(x) => tail.push(x.unwrap().as_uint().unwrap()),
+                    None => break,
+                }
+            }
+            tail.reverse();
+            front.extend(tail);
+            assert_eq!(front, want, "{key} from both ends");
+        }
     }
 }

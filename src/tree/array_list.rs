@@ -65,6 +65,7 @@ impl ArrayList {
             next: 0,
             end: self.size,
             leaf: 0,
+            leaf_valid: false,
         }
     }
 
@@ -270,13 +271,34 @@ pub(crate) struct ListIter<'r> {
     shift: u8,
     next: u64,
     end: u64,
+    /// The leaf block of item `next` (valid once the first item was read).
     leaf: u64,
+    leaf_valid: bool,
 }
 
 impl ListIter<'_> {
     /// Items not yet yielded.
     pub fn remaining(&self) -> u64 {
         self.end - self.next
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<u64>> {
+        self.next = self.end;
+        Some(Err(e))
+    }
+}
+
+impl DoubleEndedIterator for ListIter<'_> {
+    fn next_back(&mut self) -> Option<Result<u64>> {
+        if self.next >= self.end {
+            return None;
+        }
+        self.end -= 1;
+        let k = self.end;
+        match leaf_block(&self.src, self.root, self.shift, k) {
+            Ok(b) => Some(Ok(b + SLOT_LEN * (k & 0xF))),
+            Err(e) => self.fail(e),
+        }
     }
 }
 
@@ -287,13 +309,13 @@ impl Iterator for ListIter<'_> {
             return None;
         }
         let k = self.next;
-        if k & 0xF == 0 || k == 0 {
+        if k & 0xF == 0 || !self.leaf_valid {
             match leaf_block(&self.src, self.root, self.shift, k) {
-                Ok(b) => self.leaf = b,
-                Err(e) => {
-                    self.next = self.end;
-                    return Some(Err(e));
+                Ok(b) => {
+                    self.leaf = b;
+                    self.leaf_valid = true;
                 }
+                Err(e) => return self.fail(e),
             }
         }
         self.next += 1;

@@ -129,7 +129,9 @@ impl LinkedList {
         LinkedIter {
             src,
             stack,
-            left: self.size,
+            list: *self,
+            front: 0,
+            back: self.size,
             per_item_budget: 16 * (self.shift as u32 + 2),
         }
     }
@@ -353,17 +355,24 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
 }
 
 /// In-order walk over the non-empty leaf slots, stopping after `size` items.
+///
+/// From the front it walks the tree (a depth-first walk of the slots, like
+/// the reference's iterator); from the back it locates items by leaf counts.
+/// The two ends meet after `size` items in all.
 pub(crate) struct LinkedIter<'r> {
     src: Src<'r>,
     /// (block, next entry, shift of the block)
     stack: Vec<(u64, u8, u8)>,
-    left: u64,
+    list: LinkedList,
+    /// Items taken from the front, and the index after the last one left.
+    front: u64,
+    back: u64,
     per_item_budget: u32,
 }
 
 impl LinkedIter<'_> {
     fn step(&mut self) -> Result<Option<u64>> {
-        if self.left == 0 {
+        if self.front >= self.back {
             return Ok(None);
         }
         let mut budget = self.per_item_budget;
@@ -380,7 +389,7 @@ impl LinkedIter<'_> {
                 continue;
             }
             if shift == 0 {
-                self.left -= 1;
+                self.front += 1;
                 return Ok(Some(pos));
             }
             if slot.tag != Tag::Index {
@@ -398,16 +407,38 @@ impl LinkedIter<'_> {
     }
 }
 
+impl LinkedIter<'_> {
+    fn fail(&mut self, e: Error) -> Option<Result<u64>> {
+        self.front = self.back;
+        self.stack.clear();
+        Some(Err(e))
+    }
+}
+
 impl Iterator for LinkedIter<'_> {
     type Item = Result<u64>;
     fn next(&mut self) -> Option<Result<u64>> {
         match self.step() {
             Ok(p) => p.map(Ok),
-            Err(e) => {
-                self.left = 0;
-                self.stack.clear();
-                Some(Err(e))
-            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.back - self.front).unwrap_or(usize::MAX);
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for LinkedIter<'_> {
+    fn next_back(&mut self) -> Option<Result<u64>> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back -= 1;
+        match self.list.slot_pos(&self.src, self.back) {
+            Ok(p) => Some(Ok(p)),
+            Err(e) => self.fail(e),
         }
     }
 }
