@@ -427,11 +427,8 @@ mod tests {
             };
             let mut front = Vec::new();
             let mut tail = Vec::new();
-            loop {
-                match it.next() {
-                    Some(x) => front.push(x.unwrap().as_uint().unwrap()),
-                    None => break,
-                }
+            while let Some(x) = it.next() {
+                front.push(x.unwrap().as_uint().unwrap());
                 match it.next_back() {
                     Some(x) => tail.push(x.unwrap().as_uint().unwrap()),
                     None => break,
