@@ -205,25 +205,62 @@ impl<S: Storage> Database<S> {
             history: None,
         };
         db.recover()?;
-        if db.header.tag == Tag::ArrayList {
-            db.history = Some(ArrayList::read(&db.src(), DATABASE_START)?);
-        }
         Ok(db)
+    }
+
+    /// Reads the header and the committed history, once and consistently.
+    ///
+    /// A read-only handle can race a writer in another process: the header
+    /// it reads may be newer than the file length it measured (the writer
+    /// flushes a commit's data before its header, so looking at the length
+    /// again settles it), or half-written (so it is read until two reads
+    /// agree).
+    fn load_state(&mut self) -> Result<Option<TopHeader>> {
+        const ATTEMPTS: usize = 8;
+        for attempt in 1..=ATTEMPTS {
+            let src = self.src();
+            let raw: [u8; 12] = src.array(0)?;
+            let header = Header::decode(raw)?;
+            if header.tag != Tag::ArrayList {
+                self.header = header;
+                self.history = None;
+                return Ok(None);
+            }
+            let top_raw: [u8; 24] = src.array(DATABASE_START)?;
+            let again: [u8; 24] = src.array(DATABASE_START)?;
+            let top = TopHeader::decode(top_raw);
+            let torn = top_raw != again || raw != src.array::<12>(0)?;
+            let ahead = top.file_size > self.store.len();
+            if (torn || ahead) && !self.store.is_writable() && attempt < ATTEMPTS {
+                self.store.refresh()?;
+                continue;
+            }
+            if ahead {
+                return Err(Error::Truncated {
+                    expected: top.file_size,
+                    found: self.store.len(),
+                });
+            }
+            let history = ArrayList::checked(&self.src(), DATABASE_START, top.size, top.ptr)?;
+            self.header = header;
+            self.history = Some(history);
+            return Ok(Some(top));
+        }
+        Err(Error::corrupt(
+            DATABASE_START,
+            "history header keeps changing",
+        ))
     }
 
     /// Discards bytes past the last commit (writable storage only).
     fn recover(&mut self) -> Result<()> {
+        let top = self.load_state()?;
         let len = self.store.len();
-        match self.header.tag {
-            Tag::ArrayList => {
-                let top = self.top_header()?;
-                if top.file_size > len {
-                    return Err(Error::Truncated {
-                        expected: top.file_size,
-                        found: len,
-                    });
-                }
-                let history = ArrayList::read(&self.src(), DATABASE_START)?;
+        if !self.store.is_writable() {
+            return Ok(());
+        }
+        match (self.header.tag, top, self.history) {
+            (Tag::ArrayList, Some(top), Some(history)) => {
                 // A history never committed to is its header and one block.
                 let committed = match top.file_size {
                     0 if history.size == 0 && top.ptr == DATABASE_START + TOP_HEADER_LEN => {
@@ -231,7 +268,7 @@ impl<S: Storage> Database<S> {
                     }
                     n => n,
                 };
-                if self.store.is_writable() && committed != 0 && committed < len {
+                if committed != 0 && committed < len {
                     self.store.truncate(committed)?;
                     // A crashed transaction may have linked a new block into a
                     // committed history block; the block is gone now, so
@@ -242,7 +279,7 @@ impl<S: Storage> Database<S> {
                     self.store.sync()?;
                 }
             }
-            Tag::None if len > HEADER_LEN && self.store.is_writable() => {
+            (Tag::None, _, _) if len > HEADER_LEN => {
                 self.store.truncate(HEADER_LEN)?;
                 self.store.sync()?;
             }
@@ -255,25 +292,7 @@ impl<S: Storage> Database<S> {
     /// opened (for read-only file handles; a writer already sees its own).
     pub fn refresh(&mut self) -> Result<()> {
         self.store.refresh()?;
-        let mut raw = [0u8; 12];
-        self.store.read_at(0, &mut raw)?;
-        self.header = Header::decode(raw)?;
-        if self.header.tag == Tag::ArrayList {
-            let history = ArrayList::read(&self.src(), DATABASE_START)?;
-            let top = self.top_header()?;
-            if top.file_size > self.store.len() {
-                return Err(Error::Truncated {
-                    expected: top.file_size,
-                    found: self.store.len(),
-                });
-            }
-            self.history = Some(history);
-        }
-        Ok(())
-    }
-
-    fn top_header(&self) -> Result<TopHeader> {
-        Ok(TopHeader::decode(self.src().array(DATABASE_START)?))
+        self.load_state().map(|_| ())
     }
 
     pub(crate) fn src(&self) -> Src<'_> {
@@ -382,15 +401,25 @@ impl<S: Storage> Database<S> {
         }
         let start_len = self.store.len();
         let mut st = TxState::new(self.hasher, start_len, root);
-        match body(&mut self.store, &mut st) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                TxCore::new(&mut self.store, &mut st)
-                    .rollback(start_len)
-                    .map_err(E::from)?;
-                self.store.flush().map_err(E::from)?;
+        let store = &mut self.store;
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(store, &mut st)));
+        let failure = match outcome {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => Ok(e),
+            Err(panic) => Err(panic),
+        };
+        // Put the bytes back, even when the body panicked, so the handle
+        // stays usable.
+        let restored = TxCore::new(&mut self.store, &mut st)
+            .rollback(start_len)
+            .and_then(|_| self.store.flush());
+        match failure {
+            Ok(e) => {
+                restored.map_err(E::from)?;
                 Err(e)
             }
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 

@@ -24,6 +24,11 @@ impl ArrayList {
     pub fn read(src: &Src<'_>, header: u64) -> Result<ArrayList> {
         let size = src.u64_at(header)?;
         let root = src.u64_at(header + 8)?;
+        Self::checked(src, header, size, root)
+    }
+
+    /// Validates a header's fields read elsewhere.
+    pub fn checked(src: &Src<'_>, header: u64, size: u64, root: u64) -> Result<ArrayList> {
         if size > src.len() / SLOT_LEN {
             return Err(Error::corrupt(
                 header,

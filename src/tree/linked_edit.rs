@@ -172,16 +172,9 @@ impl LinkedList {
     /// Drops root levels with a single child, and keeps lists of up to 16
     /// items in one leaf block (as the reference expects of small lists).
     fn normalize(&mut self, core: &mut TxCore<'_>) -> Result<()> {
-        while self.shift > 0 {
-            let node = Node::read(core, self.root, self.shift)?;
-            match node.entries.as_slice() {
-                [only] => {
-                    self.root = only.slot.value;
-                    self.shift -= 1;
-                }
-                _ => break,
-            }
-        }
+        let t = strip_single_child_levels(core, self.tree())?;
+        self.root = t.ptr;
+        self.shift = t.shift;
         if self.shift > 0 && self.size <= BLOCK_SLOTS as u64 {
             let src = core.src();
             let mut leaf = Node {
@@ -253,37 +246,83 @@ impl LinkedList {
             self.set_root(core, Vec::new(), 0)?;
             return self.finish(core, 0);
         }
-        let part = slice_rec(core, self.root, self.shift, offset, end)?;
-        self.set_root(core, vec![part], self.shift)?;
+        // A slice that needs at least the height below the root's keeps the
+        // full height, at one or two blocks per level (so a list is never
+        // more than one level taller than its size needs); a much smaller
+        // slice is rebuilt shorter, which costs a few more blocks but keeps
+        // repeated slicing and concatenating from ratcheting heights up.
+        if len > capacity(self.shift.saturating_sub(1)) {
+            let (p, _) = slice_same_height(core, self.root, self.shift, offset, end)?;
+            self.root = p;
+        } else {
+            let t = slice_tree(core, self.root, self.shift, offset, end)?;
+            self.root = t.ptr;
+            self.shift = t.shift;
+        }
         self.finish(core, len)
     }
 
     /// Appends the items of `other` (which may be this very list). The
-    /// result shares `other`'s blocks, so the transaction is frozen first:
-    /// later edits of either list copy what they change.
+    /// result shares `other`'s blocks, so the caller freezes the
+    /// transaction first: later edits of either list copy what they change.
     pub fn concat(&mut self, core: &mut TxCore<'_>, other: LinkedList) -> Result<()> {
-        if other.size == 0 {
-            return Ok(());
+        let t = join(core, self.tree(), other.tree())?;
+        self.root = t.ptr;
+        self.shift = t.shift;
+        self.finish(core, t.size)
+    }
+
+    fn tree(&self) -> Tree {
+        Tree {
+            ptr: self.root,
+            shift: self.shift,
+            size: self.size,
         }
-        let size = self
-            .size
-            .checked_add(other.size)
-            .ok_or(Error::corrupt(self.header, "list size overflows"))?;
-        if self.size == 0 {
-            self.root = other.root;
-            self.shift = other.shift;
-            return self.finish(core, size);
+    }
+}
+
+/// A subtree: its root block, height and item count.
+#[derive(Debug, Clone, Copy)]
+struct Tree {
+    ptr: u64,
+    shift: u8,
+    size: u64,
+}
+
+/// `a ++ b`, sharing everything but the blocks along the seam.
+fn join(core: &mut TxCore<'_>, a: Tree, b: Tree) -> Result<Tree> {
+    if b.size == 0 {
+        return Ok(a);
+    }
+    if a.size == 0 {
+        return Ok(b);
+    }
+    let size = a
+        .size
+        .checked_add(b.size)
+        .ok_or(Error::corrupt(a.ptr, "list size overflows"))?;
+    let shift = a.shift.max(b.shift);
+    let parts = concat_rec(core, (a.ptr, a.shift), (b.ptr, b.shift), a.size < b.size)?;
+    match parts.as_slice() {
+        [(p, _)] => Ok(Tree {
+            ptr: *p,
+            shift,
+            size,
+        }),
+        _ => {
+            if shift >= MAX_LINKED_SHIFT {
+                return Err(Error::TooDeep { pos: a.ptr });
+            }
+            let root = Node {
+                shift: shift + 1,
+                entries: parts.iter().map(|&(p, c)| child_entry(p, c)).collect(),
+            };
+            Ok(Tree {
+                ptr: root.store(core, None)?,
+                shift: shift + 1,
+                size,
+            })
         }
-        let left_smaller = self.size < other.size;
-        let parts = concat_rec(
-            core,
-            (self.root, self.shift),
-            (other.root, other.shift),
-            left_smaller,
-        )?;
-        let shift = self.shift.max(other.shift);
-        self.set_root(core, parts, shift)?;
-        self.finish(core, size)
     }
 }
 
@@ -351,9 +390,15 @@ fn remove_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<Opti
     Ok(Some((node.store(core, Some(ptr))?, c)))
 }
 
-/// The node holding leaves `lo..hi` of the node at `ptr` (same height),
-/// sharing every child that lies wholly inside the range.
-fn slice_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, lo: u64, hi: u64) -> Result<(u64, u64)> {
+/// The node holding leaves `lo..hi` of the node at `ptr`, at the same
+/// height, sharing every child that lies wholly inside the range.
+fn slice_same_height(
+    core: &mut TxCore<'_>,
+    ptr: u64,
+    shift: u8,
+    lo: u64,
+    hi: u64,
+) -> Result<(u64, u64)> {
     let node = Node::read(core, ptr, shift)?;
     if lo == 0 && hi == node.count()? {
         return Ok((ptr, hi));
@@ -370,7 +415,7 @@ fn slice_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, lo: u64, hi: u64) -> Re
             if shift == 0 || (lo <= start && end <= hi) {
                 kept.entries.push(*e);
             } else {
-                let (p, n) = slice_rec(
+                let (p, n) = slice_same_height(
                     core,
                     e.slot.value,
                     shift - 1,
@@ -383,6 +428,115 @@ fn slice_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, lo: u64, hi: u64) -> Re
         start = end;
     }
     Ok((kept.store(core, None)?, hi - lo))
+}
+
+/// Leaves `lo..hi` of the node at `ptr` as a tree no taller than it needs.
+///
+/// Descends while the range lies inside one child (dropping the levels
+/// above it); where the range first spans several children, the partly
+/// covered child at each end is sliced at its own height and stripped of
+/// single-child levels, the wholly covered children between them are kept
+/// as one node, and the (at most three) pieces are joined. Every step costs
+/// a block or two per level. Without this, slices would keep their
+/// source's height and repeated slice-and-concat would ratchet trees up to
+/// the format's maximum height.
+fn slice_tree(core: &mut TxCore<'_>, ptr: u64, shift: u8, lo: u64, hi: u64) -> Result<Tree> {
+    let node = Node::read(core, ptr, shift)?;
+    let count = node.count()?;
+    if (lo == 0 && hi == count) || shift == 0 {
+        let (p, size) = slice_same_height(core, ptr, shift, lo, hi)?;
+        return Ok(Tree {
+            ptr: p,
+            shift,
+            size,
+        });
+    }
+    // (entry, its first leaf) for every child the range touches
+    let mut touched = Vec::with_capacity(BLOCK_SLOTS);
+    let mut start = 0u64;
+    for e in &node.entries {
+        let end = start + e.size;
+        if end > lo && start < hi {
+            touched.push((*e, start));
+        }
+        start = end;
+    }
+    if let [(e, start)] = touched.as_slice() {
+        return slice_tree(
+            core,
+            e.slot.value,
+            shift - 1,
+            lo - start,
+            (hi - start).min(e.size),
+        );
+    }
+    let mut middle = Node {
+        shift,
+        entries: Vec::with_capacity(BLOCK_SLOTS),
+    };
+    let mut left: Option<Tree> = None;
+    let mut right: Option<Tree> = None;
+    for &(e, start) in &touched {
+        let end = start + e.size;
+        if lo <= start && end <= hi {
+            middle.entries.push(e);
+            continue;
+        }
+        let (a, b) = (lo.max(start) - start, hi.min(end) - start);
+        let (p, size) = slice_same_height(core, e.slot.value, shift - 1, a, b)?;
+        let piece = strip_single_child_levels(
+            core,
+            Tree {
+                ptr: p,
+                shift: shift - 1,
+                size,
+            },
+        )?;
+        if start < lo {
+            left = Some(piece);
+        } else {
+            right = Some(piece);
+        }
+    }
+    let middle = match middle.entries.as_slice() {
+        [] => None,
+        [only] => Some(Tree {
+            ptr: only.slot.value,
+            shift: shift - 1,
+            size: only.size,
+        }),
+        _ => {
+            let size = middle.count()?;
+            Some(Tree {
+                ptr: middle.store(core, None)?,
+                shift,
+                size,
+            })
+        }
+    };
+    let mut out: Option<Tree> = None;
+    for piece in [left, middle, right].into_iter().flatten() {
+        out = Some(match out {
+            None => piece,
+            Some(acc) => join(core, acc, piece)?,
+        });
+    }
+    out.ok_or(Error::corrupt(ptr, "slice of an empty range"))
+}
+
+/// Drops root levels that hold a single child.
+fn strip_single_child_levels(core: &mut TxCore<'_>, mut t: Tree) -> Result<Tree> {
+    while t.shift > 0 {
+        let node = Node::read(core, t.ptr, t.shift)?;
+        match node.entries.as_slice() {
+            [only] => {
+                t.ptr = only.slot.value;
+                t.shift -= 1;
+            }
+            _ => break,
+        }
+    }
+    Ok(t)
 }
 
 /// Joins two subtrees (heights may differ) into one or two nodes of the
