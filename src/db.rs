@@ -210,13 +210,14 @@ impl<S: Storage> Database<S> {
 
     /// Reads the header and the committed history, once and consistently.
     ///
-    /// A read-only handle can race a writer in another process: the header
-    /// it reads may be newer than the file length it measured (the writer
-    /// flushes a commit's data before its header, so looking at the length
-    /// again settles it), or half-written (so it is read until two reads
-    /// agree).
+    /// A read-only handle can race a writer in another process. The writer
+    /// flushes a commit's data before its header, so the handle reads the
+    /// header first and only then measures the file, which then holds
+    /// everything that header describes; a half-written header is read
+    /// again until two reads agree.
     fn load_state(&mut self) -> Result<Option<TopHeader>> {
-        const ATTEMPTS: usize = 8;
+        const ATTEMPTS: usize = 16;
+        let read_only = !self.store.is_writable();
         for attempt in 1..=ATTEMPTS {
             let src = self.src();
             let raw: [u8; 12] = src.array(0)?;
@@ -227,15 +228,15 @@ impl<S: Storage> Database<S> {
                 return Ok(None);
             }
             let top_raw: [u8; 24] = src.array(DATABASE_START)?;
-            let again: [u8; 24] = src.array(DATABASE_START)?;
-            let top = TopHeader::decode(top_raw);
-            let torn = top_raw != again || raw != src.array::<12>(0)?;
-            let ahead = top.file_size > self.store.len();
-            if (torn || ahead) && !self.store.is_writable() && attempt < ATTEMPTS {
+            let torn = top_raw != src.array::<24>(DATABASE_START)? || raw != src.array::<12>(0)?;
+            if read_only {
                 self.store.refresh()?;
-                continue;
+                if torn && attempt < ATTEMPTS {
+                    continue;
+                }
             }
-            if ahead {
+            let top = TopHeader::decode(top_raw);
+            if top.file_size > self.store.len() {
                 return Err(Error::Truncated {
                     expected: top.file_size,
                     found: self.store.len(),
