@@ -120,6 +120,10 @@ pub enum Error {
         size: u64,
     },
 
+    /// A list would hold more than `u64::MAX` items.
+    #[error("the list would hold more than 2^64 - 1 items")]
+    ListTooLong,
+
     /// A moment index outside the history.
     #[error("moment {index} does not exist (the history holds {len} moments)")]
     NoSuchMoment {

@@ -297,10 +297,7 @@ fn join(core: &mut TxCore<'_>, a: Tree, b: Tree) -> Result<Tree> {
     if a.size == 0 {
         return Ok(b);
     }
-    let size = a
-        .size
-        .checked_add(b.size)
-        .ok_or(Error::corrupt(a.ptr, "list size overflows"))?;
+    let size = a.size.checked_add(b.size).ok_or(Error::ListTooLong)?;
     let shift = a.shift.max(b.shift);
     let parts = concat_rec(core, (a.ptr, a.shift), (b.ptr, b.shift), a.size < b.size)?;
     match parts.as_slice() {

@@ -179,10 +179,7 @@ impl LinkedList {
         self.root = core.own(self.root, LINKED_BLOCK_LEN)?.0;
         loop {
             if let Some(leaf) = append_into(core, self.root, self.shift)? {
-                self.size = self
-                    .size
-                    .checked_add(1)
-                    .ok_or(Error::corrupt(self.header, "list size overflows"))?;
+                self.size = self.size.checked_add(1).ok_or(Error::ListTooLong)?;
                 self.write_header(core)?;
                 return Ok(leaf);
             }
