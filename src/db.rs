@@ -71,6 +71,9 @@ pub struct Database<S: Storage = MemoryStorage> {
     /// date by commits: readers see the state of their last commit or open
     /// even while another process rewrites the header.
     history: Option<ArrayList>,
+    /// Set when a failed transaction could not be rolled back (the storage
+    /// kept failing); the next write first recovers from what is stored.
+    poisoned: bool,
 }
 
 impl<S: Storage> std::fmt::Debug for Database<S> {
@@ -104,6 +107,7 @@ impl Database<MemoryStorage> {
             hasher: Hasher::new(hash),
             durability: opts.durability,
             history: None,
+            poisoned: false,
         }
     }
 
@@ -203,6 +207,7 @@ impl<S: Storage> Database<S> {
             hasher,
             durability: opts.durability,
             history: None,
+            poisoned: false,
         };
         db.recover()?;
         Ok(db)
@@ -400,6 +405,7 @@ impl<S: Storage> Database<S> {
         if !self.store.is_writable() {
             return Err(Error::ReadOnly.into());
         }
+        self.heal()?;
         let start_len = self.store.len();
         let mut st = TxState::new(self.hasher, start_len, root);
         let store = &mut self.store;
@@ -415,13 +421,24 @@ impl<S: Storage> Database<S> {
         let restored = TxCore::new(&mut self.store, &mut st)
             .rollback(start_len)
             .and_then(|_| self.store.flush());
+        if restored.is_err() {
+            self.poisoned = true;
+        }
         match failure {
-            Ok(e) => {
-                restored.map_err(E::from)?;
-                Err(e)
-            }
+            Ok(e) => Err(e),
             Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+
+    /// After a rollback that failed, rebuilds the in-memory state from the
+    /// storage: bytes past the last commit are dropped, as on open.
+    fn heal(&mut self) -> Result<()> {
+        if self.poisoned {
+            self.store.flush()?;
+            self.recover()?;
+            self.poisoned = false;
+        }
+        Ok(())
     }
 
     /// Runs `f` as a transaction that appends a new moment to the history.
@@ -600,6 +617,10 @@ impl<S: Storage> Database<S> {
     /// Drops every moment after the first `len` (the reference's history
     /// slice). The dropped moments' bytes stay in the file.
     pub fn truncate_history(&mut self, len: u64) -> Result<()> {
+        if !self.store.is_writable() {
+            return Err(Error::ReadOnly);
+        }
+        self.heal()?;
         let Some(history) = self.history()? else {
             return if len == 0 {
                 Ok(())

@@ -64,6 +64,7 @@ mod snapshot;
 pub mod storage;
 mod tree;
 mod value;
+pub mod verify;
 mod write;
 
 pub use bytes_io::{BytesReader, BytesWriter};
@@ -78,4 +79,5 @@ pub use map::{Entries, EntryMut, EntryRef, MapMut, MapView, SetMut, SetView};
 pub use snapshot::Snapshot;
 pub use tree::bytes::FormatTag;
 pub use value::{PathStep, Value};
+pub use verify::verify;
 pub use write::WriteCursor;
