@@ -48,27 +48,14 @@ impl AsRef<[u8]> for MapPrefix {
 impl FileStorage {
     /// Creates (or truncates to empty) a file and locks it for writing.
     pub fn create(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        lock(&file)?;
+        let file = open_locked(path)?;
         file.set_len(0)?;
         Self::from_file(file, true)
     }
 
     /// Opens an existing file (creating it if missing) and locks it for writing.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        lock(&file)?;
-        Self::from_file(file, true)
+        Self::from_file(open_locked(path)?, true)
     }
 
     /// Opens an existing file for reading only; takes no lock.
@@ -152,9 +139,17 @@ impl FileStorage {
     }
 }
 
-fn lock(file: &File) -> Result<()> {
+/// Opens `path` for reading and writing (creating it) under an exclusive
+/// lock; the file is not truncated before the lock is held.
+fn open_locked(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
     match file.try_lock() {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked),
         Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }

@@ -2,7 +2,7 @@
 //! transaction with its one copy-on-write rule.
 
 use crate::error::{Error, Result};
-use crate::format::{Slot, SLOT_LEN};
+use crate::format::{Slot, Tag, SLOT_LEN};
 use crate::hash::Hasher;
 use crate::storage::{check_range, Storage};
 use std::borrow::Cow;
@@ -266,6 +266,36 @@ impl<'t> TxCore<'t> {
         } else {
             Ok((self.copy_record(ptr, len)?, true))
         }
+    }
+
+    /// Opens the structure of kind `tag` held in the slot at `pos` for
+    /// writing, and returns the position of its head record: a new one made
+    /// by `create` when the slot is empty, else the committed one's first
+    /// `head_len` bytes copied (and the slot repointed) if it is immutable.
+    pub fn open_structure(
+        &mut self,
+        pos: SlotPos,
+        tag: Tag,
+        head_len: u64,
+        create: impl FnOnce(&mut Self) -> Result<u64>,
+    ) -> Result<u64> {
+        let slot = self.read_slot(pos)?;
+        if slot.tag == Tag::None {
+            let p = create(self)?;
+            self.write_slot(pos, Slot::new(tag, p))?;
+            return Ok(p);
+        }
+        if slot.tag != tag {
+            return Err(Error::UnexpectedTag {
+                expected: tag.name(),
+                found: slot.tag,
+            });
+        }
+        let (p, copied) = self.own(slot.value, head_len)?;
+        if copied {
+            self.write_slot(pos, Slot { value: p, ..slot })?;
+        }
+        Ok(p)
     }
 
     /// Puts back every logged byte and cuts the storage to `len`.

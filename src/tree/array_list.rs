@@ -104,28 +104,11 @@ impl ArrayList {
     /// empty slot, or copies a committed header (the root block is copied
     /// only when an item changes).
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<ArrayList> {
-        let slot = core.read_slot(pos)?;
-        let header = match slot.tag {
-            Tag::None => {
-                let h = core.alloc_zeroed(LIST_HEADER_LEN + BLOCK_LEN)?;
-                core.write_u64(h + 8, h + LIST_HEADER_LEN)?;
-                core.write_slot(pos, Slot::new(Tag::ArrayList, h))?;
-                h
-            }
-            Tag::ArrayList => {
-                let (h, copied) = core.own(slot.value, LIST_HEADER_LEN)?;
-                if copied {
-                    core.write_slot(pos, Slot { value: h, ..slot })?;
-                }
-                h
-            }
-            found => {
-                return Err(Error::UnexpectedTag {
-                    expected: "array_list",
-                    found,
-                })
-            }
-        };
+        let header = core.open_structure(pos, Tag::ArrayList, LIST_HEADER_LEN, |core| {
+            let h = core.alloc_zeroed(LIST_HEADER_LEN + BLOCK_LEN)?;
+            core.write_u64(h + 8, h + LIST_HEADER_LEN)?;
+            Ok(h)
+        })?;
         Self::read(&core.src(), header)
     }
 

@@ -113,24 +113,8 @@ impl Hamt {
     /// Opens the map at `pos` for writing, creating an empty one in an empty
     /// slot and copying a committed one (count and root block).
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos, kind: Tag) -> Result<Hamt> {
-        let slot = core.read_slot(pos)?;
         let len = Self::head_len(kind);
-        let ptr = if slot.tag == Tag::None {
-            let p = core.alloc_zeroed(len)?;
-            core.write_slot(pos, Slot::new(kind, p))?;
-            p
-        } else if slot.tag == kind {
-            let (p, copied) = core.own(slot.value, len)?;
-            if copied {
-                core.write_slot(pos, Slot { value: p, ..slot })?;
-            }
-            p
-        } else {
-            return Err(Error::UnexpectedTag {
-                expected: kind.name(),
-                found: slot.tag,
-            });
-        };
+        let ptr = core.open_structure(pos, kind, len, |core| core.alloc_zeroed(len))?;
         Hamt::from_slot(Slot::new(kind, ptr))
     }
 

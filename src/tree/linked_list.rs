@@ -141,28 +141,11 @@ impl LinkedList {
     /// Opens the list at `pos` for writing (creating it in an empty slot,
     /// copying a committed header).
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<LinkedList> {
-        let slot = core.read_slot(pos)?;
-        let header = match slot.tag {
-            Tag::None => {
-                let h = core.alloc_zeroed(LINKED_HEADER_LEN + LINKED_BLOCK_LEN)?;
-                core.write_u64(h + 8, h + LINKED_HEADER_LEN)?;
-                core.write_slot(pos, Slot::new(Tag::LinkedArrayList, h))?;
-                h
-            }
-            Tag::LinkedArrayList => {
-                let (h, copied) = core.own(slot.value, LINKED_HEADER_LEN)?;
-                if copied {
-                    core.write_slot(pos, Slot { value: h, ..slot })?;
-                }
-                h
-            }
-            found => {
-                return Err(Error::UnexpectedTag {
-                    expected: "linked_array_list",
-                    found,
-                })
-            }
-        };
+        let header = core.open_structure(pos, Tag::LinkedArrayList, LINKED_HEADER_LEN, |core| {
+            let h = core.alloc_zeroed(LINKED_HEADER_LEN + LINKED_BLOCK_LEN)?;
+            core.write_u64(h + 8, h + LINKED_HEADER_LEN)?;
+            Ok(h)
+        })?;
         Self::read(&core.src(), header)
     }
 
