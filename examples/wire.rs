@@ -20,8 +20,12 @@ fn main() -> Result<(), Error> {
     // The receiver borrows the bytes: only the 12-byte header is checked.
     let received = Database::from_slice(&bytes)?;
     let root = received.moment(-1)?.as_map()?;
-    let greeting = root.get(b"greeting")?.ok_or(Error::PathNotFound { step: 0 })?;
-    let primes = root.get(b"primes")?.ok_or(Error::PathNotFound { step: 0 })?;
+    let greeting = root
+        .get(b"greeting")?
+        .ok_or(Error::PathNotFound { step: 0 })?;
+    let primes = root
+        .get(b"primes")?
+        .ok_or(Error::PathNotFound { step: 0 })?;
     let sum: u64 = primes
         .as_list()?
         .iter()
