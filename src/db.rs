@@ -267,6 +267,15 @@ impl<S: Storage> Database<S> {
         }
         match (self.header.tag, top, self.history) {
             (Tag::ArrayList, Some(top), Some(history)) => {
+                // A crashed transaction may have linked a new block into a
+                // committed history block (in place, past the last moment).
+                // This crate never follows such a link, but the reference
+                // would on its next append: clear it first, so that an
+                // interrupted recovery is simply done again next time.
+                if let Some(stale) = history.stale_append_slot(&self.src())? {
+                    self.store.write_at(stale, &Slot::EMPTY.encode())?;
+                    self.store.sync()?;
+                }
                 // A history never committed to is its header and one block.
                 let committed = match top.file_size {
                     0 if history.size == 0 && top.ptr == DATABASE_START + TOP_HEADER_LEN => {
@@ -276,12 +285,6 @@ impl<S: Storage> Database<S> {
                 };
                 if committed != 0 && committed < len {
                     self.store.truncate(committed)?;
-                    // A crashed transaction may have linked a new block into a
-                    // committed history block; the block is gone now, so
-                    // unlink it (the reference would follow the pointer).
-                    if let Some(stale) = history.stale_append_slot(&self.src())? {
-                        self.store.write_at(stale, &Slot::EMPTY.encode())?;
-                    }
                     self.store.sync()?;
                 }
             }
@@ -453,6 +456,7 @@ impl<S: Storage> Database<S> {
     where
         E: From<Error>,
     {
+        self.heal()?;
         let (header, durability) = (self.header, self.durability);
         let (value, history) = self.atomically(Slot::EMPTY, |store, st| {
             let (value, history) = Self::run_history_tx(store, st, header, f)?;
@@ -529,10 +533,6 @@ impl<S: Storage> Database<S> {
         sync_as(store, durability)
     }
 
-    fn finish_commit(&mut self) -> Result<()> {
-        sync_as(&mut self.store, self.durability)
-    }
-
     /// Runs `f` as a transaction on a database whose root is a map or set
     /// rather than a history (or on an empty database, to make it one).
     ///
@@ -545,6 +545,7 @@ impl<S: Storage> Database<S> {
     where
         E: From<Error>,
     {
+        self.heal()?;
         let (header, durability) = (self.header, self.durability);
         if header.tag == Tag::ArrayList {
             return Err(Error::WrongRoot {
@@ -626,7 +627,7 @@ impl<S: Storage> Database<S> {
                 Ok(())
             } else {
                 Err(Error::NoSuchMoment {
-                    index: len as i64,
+                    index: i64::try_from(len).unwrap_or(i64::MAX),
                     len: 0,
                 })
             };
@@ -637,15 +638,17 @@ impl<S: Storage> Database<S> {
                 len: history.size,
             });
         }
-        let start_len = self.store.len();
-        let mut st = TxState::new(self.hasher, start_len, Slot::EMPTY);
-        let mut core = TxCore::new(&mut self.store, &mut st);
-        let mut h = history;
-        // The history is never copied: change its header in place.
-        core.st.tx_start = 0;
-        h.truncate(&mut core, len)?;
+        let durability = self.durability;
+        // The history is never copied: its header changes in place, through
+        // the undo log, so a failed write is put back.
+        let h = self.atomically(Slot::EMPTY, |store, st| {
+            let mut h = history;
+            h.truncate(&mut TxCore::new(store, st), len)?;
+            sync_as(store, durability)?;
+            Ok::<_, Error>(h)
+        })?;
         self.history = Some(h);
-        self.finish_commit()
+        Ok(())
     }
 }
 

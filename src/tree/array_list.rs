@@ -86,10 +86,12 @@ impl ArrayList {
         let mut block = self.root;
         for level in (1..=shift as u32).rev() {
             let spos = block + SLOT_LEN * digit(k, level);
-            let slot = src.slot(spos)?;
             if k & ((1u64 << (4 * level)) - 1) == 0 {
-                return Ok((!slot.is_empty()).then_some(spos));
+                // any byte left there (even from a half-done clearing) goes
+                let raw: [u8; 9] = src.array(spos)?;
+                return Ok((raw != [0; 9]).then_some(spos));
             }
+            let slot = src.slot(spos)?;
             if slot.tag != Tag::Index {
                 return Err(Error::corrupt(spos, "missing list index block"));
             }
