@@ -139,6 +139,16 @@ impl FileStorage {
     }
 }
 
+impl Drop for FileStorage {
+    /// Releases the writer lock now: snapshots may keep the file mapped
+    /// (and so open) after the writer is gone, and must not keep it locked.
+    fn drop(&mut self) {
+        if self.writable {
+            let _ = self.file.unlock();
+        }
+    }
+}
+
 /// Opens `path` for reading and writing (creating it) under an exclusive
 /// lock; the file is not truncated before the lock is held.
 fn open_locked(path: &Path) -> Result<File> {
