@@ -284,6 +284,14 @@ impl<S: Storage> Database<S> {
                     n => n,
                 };
                 if committed != 0 && committed < len {
+                    // Never cut away the history itself on the word of a
+                    // damaged header.
+                    if committed < history.root.saturating_add(BLOCK_LEN) {
+                        return Err(Error::corrupt(
+                            DATABASE_START,
+                            "committed size ends before the history's root block",
+                        ));
+                    }
                     self.store.truncate(committed)?;
                     self.store.sync()?;
                 }

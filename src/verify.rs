@@ -1537,19 +1537,27 @@ fn capacity(level: u8) -> u64 {
     1u64.checked_shl(4 * u32::from(level)).unwrap_or(u64::MAX)
 }
 
-/// Decodes a slot read at `pos`: a bad tag is `InvalidTag`, a pointer no
-/// storage could hold is `OutOfBounds`.
+/// Decodes a slot read at `pos`: a bad tag is `InvalidTag`, a pointer into
+/// the header is `PointerBelowStart`, one no storage could hold `OutOfBounds`.
 fn decode(b: [u8; 9], pos: u64) -> R<Slot> {
     match Slot::decode(b, pos) {
         Ok(s) => Ok(s),
-        Err(Error::Corrupt { .. }) => fail(
-            pos,
-            ProblemKind::OutOfBounds,
-            format!(
-                "pointer {} is beyond any possible storage",
-                u64::from_be_bytes(word(&b, 1))
-            ),
-        ),
+        Err(Error::Corrupt { .. }) => {
+            let value = u64::from_be_bytes(word(&b, 1));
+            if value < crate::format::MIN_POINTER {
+                fail(
+                    pos,
+                    ProblemKind::PointerBelowStart,
+                    format!("pointer {value} points into the database header"),
+                )
+            } else {
+                fail(
+                    pos,
+                    ProblemKind::OutOfBounds,
+                    format!("pointer {value} is beyond any possible storage"),
+                )
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }

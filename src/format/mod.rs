@@ -8,7 +8,7 @@ mod header;
 mod slot;
 
 pub use header::{Header, TopHeader};
-pub use slot::{Slot, Tag, MAX_POINTER};
+pub use slot::{Slot, Tag, MAX_POINTER, MIN_POINTER};
 
 /// Format version written and read by this library.
 pub const VERSION: u16 = 0;

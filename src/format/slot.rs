@@ -6,6 +6,10 @@ use crate::error::{Error, Result};
 /// storage, and far enough below `u64::MAX` that record offsets never overflow.
 pub const MAX_POINTER: u64 = 1 << 62;
 
+/// Pointers must lie at or above this bound: bytes below it are the
+/// database header, which no slot can point into.
+pub const MIN_POINTER: u64 = 12;
+
 /// The kind of value a slot holds. The numbering is part of the file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -187,8 +191,8 @@ impl Slot {
         let tag = Tag::from_u8(raw).ok_or(Error::InvalidTag { tag: raw, pos })?;
         let [_, v @ ..] = b;
         let value = u64::from_be_bytes(v);
-        if value >= MAX_POINTER && tag.is_pointer() {
-            return Err(Error::corrupt(pos, "pointer beyond any possible storage"));
+        if tag.is_pointer() && !(MIN_POINTER..MAX_POINTER).contains(&value) {
+            return Err(Error::corrupt(pos, "pointer outside any possible record"));
         }
         Ok(Slot {
             tag,
@@ -234,6 +238,8 @@ mod tests {
             Slot::decode(huge, 9),
             Err(Error::Corrupt { pos: 9, .. })
         ));
+        let low = Slot::new(Tag::HashMap, 11).encode();
+        assert!(Slot::decode(low, 0).is_err(), "no pointer into the header");
         let uint = Slot::new(Tag::Uint, u64::MAX).encode();
         assert_eq!(Slot::decode(uint, 0).unwrap().value, u64::MAX);
     }

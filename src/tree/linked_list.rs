@@ -15,7 +15,7 @@ use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
 use crate::format::{
     Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT,
-    MAX_POINTER,
+    MAX_POINTER, MIN_POINTER,
 };
 
 /// One 17-byte entry of a block.
@@ -83,10 +83,10 @@ impl LinkedList {
         if shift > MAX_LINKED_SHIFT {
             return Err(Error::TooDeep { pos: header });
         }
-        if root >= MAX_POINTER {
+        if !(MIN_POINTER..MAX_POINTER).contains(&root) {
             return Err(Error::corrupt(
                 header,
-                "list root beyond any possible storage",
+                "list root outside any possible record",
             ));
         }
         Ok(LinkedList {
