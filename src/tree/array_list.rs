@@ -6,7 +6,9 @@
 
 use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
-use crate::format::{list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, MAX_POINTER, SLOT_LEN};
+use crate::format::{
+    list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, MAX_POINTER, MIN_POINTER, SLOT_LEN,
+};
 
 /// An ArrayList header read from storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +37,10 @@ impl ArrayList {
                 "list size larger than the storage can hold",
             ));
         }
-        if root >= MAX_POINTER {
+        if !(MIN_POINTER..MAX_POINTER).contains(&root) {
             return Err(Error::corrupt(
                 header,
-                "list root beyond any possible storage",
+                "list root outside any possible record",
             ));
         }
         Ok(ArrayList { header, size, root })
@@ -138,6 +140,11 @@ impl ArrayList {
         let new_shift = list_shift(k + 1);
         if cow {
             self.root = core.own(self.root, BLOCK_LEN)?.0;
+        } else if self.root < HISTORY_BLOCKS_START {
+            return Err(Error::corrupt(
+                self.header,
+                "history block inside the headers",
+            ));
         }
         if new_shift > old_shift {
             let root = core.alloc_zeroed(BLOCK_LEN)?;
@@ -213,6 +220,10 @@ impl ArrayList {
     }
 }
 
+/// Where the history's blocks can start: after the database header and
+/// the 24-byte history header.
+const HISTORY_BLOCKS_START: u64 = crate::format::DATABASE_START + crate::format::TOP_HEADER_LEN;
+
 /// Digit of `k` used at tree level `level` (0 = leaves).
 #[inline]
 fn digit(k: u64, level: u32) -> u64 {
@@ -221,6 +232,11 @@ fn digit(k: u64, level: u32) -> u64 {
 
 fn own_child(core: &mut TxCore<'_>, spos: u64, child: u64, cow: bool) -> Result<u64> {
     if !cow {
+        // changed in place: never let a damaged pointer aim those writes
+        // at the headers
+        if child < HISTORY_BLOCKS_START {
+            return Err(Error::corrupt(spos, "history block inside the headers"));
+        }
         return Ok(child);
     }
     let (c, copied) = core.own(child, BLOCK_LEN)?;
