@@ -286,10 +286,12 @@ impl<S: Storage> Database<S> {
                 if committed != 0 && committed < len {
                     // Never cut away the history itself on the word of a
                     // damaged header.
-                    if committed < history.root.saturating_add(BLOCK_LEN) {
+                    if committed < history.root.saturating_add(BLOCK_LEN)
+                        || history.size > committed / crate::format::SLOT_LEN
+                    {
                         return Err(Error::corrupt(
                             DATABASE_START,
-                            "committed size ends before the history's root block",
+                            "committed size too small for the history it records",
                         ));
                     }
                     self.store.truncate(committed)?;
