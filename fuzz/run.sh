@@ -1,0 +1,18 @@
+#!/bin/sh
+# Seeds a target's corpus and fuzzes it: fuzz/run.sh TARGET SECONDS [libFuzzer args...]
+# Works on stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags.
+# libFuzzer's log (-jobs mode) is artifacts/TARGET/fuzz-0.log.
+set -eu
+fuzz=$(cd "$(dirname "$0")" && pwd)
+t=$1
+secs=${2:-600}
+shift 2 || shift $#
+mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t"
+cp -n "$fuzz"/../tests/fixtures/golden/*.xdb "$fuzz/corpus/$t/"
+for f in "$fuzz"/../tests/fixtures/fuzz-regressions/"$t"-*.bin; do
+    if [ -e "$f" ]; then cp -n "$f" "$fuzz/corpus/$t/"; fi
+done
+cd "$fuzz/artifacts/$t"
+RUSTC_BOOTSTRAP=1 exec cargo fuzz run --fuzz-dir "$fuzz" "$t" -- \
+    -dict="$fuzz/xitdb.dict" -max_len=1048576 -rss_limit_mb=2048 -timeout=10 \
+    -jobs=1 -workers=1 -max_total_time="$secs" "$@"
