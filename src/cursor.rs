@@ -87,7 +87,7 @@ impl<'r> Cursor<'r> {
         self.slot.tag == Tag::None
     }
 
-    fn expect(&self, tag: Tag) -> Result<u64> {
+    fn expect_tag(&self, tag: Tag) -> Result<u64> {
         if self.slot.tag == tag {
             Ok(self.slot.value)
         } else {
@@ -100,17 +100,17 @@ impl<'r> Cursor<'r> {
 
     /// Reads an unsigned integer.
     pub fn as_uint(&self) -> Result<u64> {
-        self.expect(Tag::Uint)
+        self.expect_tag(Tag::Uint)
     }
 
     /// Reads a signed integer.
     pub fn as_int(&self) -> Result<i64> {
-        self.expect(Tag::Int).map(|v| v as i64)
+        self.expect_tag(Tag::Int).map(|v| v as i64)
     }
 
     /// Reads a float.
     pub fn as_float(&self) -> Result<f64> {
-        self.expect(Tag::Float).map(f64::from_bits)
+        self.expect_tag(Tag::Float).map(f64::from_bits)
     }
 
     /// Reads a byte value, borrowed from the storage when possible.

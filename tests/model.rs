@@ -31,34 +31,8 @@ use xitdb::{
 // ------------------------------------------------------------ errors
 
 /// Why a run failed (or, for `Deliberate`, why a transaction was aborted).
-#[derive(Debug)]
-enum Fail {
-    Db(Error),
-    Mismatch(String),
-    Deliberate,
-}
-
-impl From<Error> for Fail {
-    fn from(e: Error) -> Self {
-        Fail::Db(e)
-    }
-}
-
-impl From<std::io::Error> for Fail {
-    fn from(e: std::io::Error) -> Self {
-        Fail::Db(e.into())
-    }
-}
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fail::Db(e) => write!(f, "database error: {e} ({e:?})"),
-            Fail::Mismatch(m) => f.write_str(m),
-            Fail::Deliberate => f.write_str("deliberate abort"),
-        }
-    }
-}
+mod common;
+use common::Fail;
 
 impl Fail {
     fn context(self, ctx: impl fmt::Display) -> Fail {
