@@ -1,0 +1,382 @@
+//! The standard workloads of ../shared/bench/WORKLOADS.md, run on xitdb.
+//!
+//! `cargo run --release --example workloads -- [FILTER]` runs every workload
+//! whose id equals FILTER (all of them without one), checks each result
+//! (sums, counts, values) and fails loudly on a mismatch, and prints one JSON
+//! line per workload with an added `"system"` field. Workloads that need an
+//! earlier one's database (W2, W6, W9 need W1's file; W5 needs W4's list; W7
+//! needs W3's file) build it first, outside the timed region, so each can run
+//! in a process of its own (for peak-memory measurements).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use xitdb::{Database, Durability, Error, HashKind, Options};
+
+type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+const N: u64 = 100_000;
+
+fn key(i: u64) -> [u8; 8] {
+    i.to_be_bytes()
+}
+
+fn hashes(n: u64) -> Vec<[u8; 20]> {
+    use sha1::Digest;
+    (0..n).map(|i| sha1::Sha1::digest(key(i)).into()).collect()
+}
+
+/// xorshift64* seeded as the spec says; `next(n)` is an index below n.
+struct Rng(u64);
+impl Rng {
+    fn new() -> Self {
+        Rng(0x9E3779B97F4A7C15)
+    }
+    fn next(&mut self, n: u64) -> u64 {
+        let x = &mut self.0;
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        x.wrapping_mul(0x2545F4914F6CDD1D) % n
+    }
+}
+
+fn report(id: &str, backend: &str, n: u64, seconds: f64, bytes: u64) {
+    println!(
+        "{{\"workload\":\"{id}\",\"backend\":\"{backend}\",\"n\":{n},\"seconds\":{seconds:.6},\"ops_per_s\":{},\"bytes\":{bytes},\"system\":\"xitdb\"}}",
+        (n as f64 / seconds).round() as u64
+    );
+}
+
+fn check(ok: bool, what: &str) -> Res {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("workload result is wrong: {what}").into())
+    }
+}
+
+fn sha1_opts(durability: Durability) -> Options {
+    Options {
+        hash: HashKind::Sha1,
+        durability,
+        ..Options::default()
+    }
+}
+
+/// W1 / W1b: one transaction putting N entries into the moment's map.
+fn bulk_insert<S: xitdb::storage::Storage>(
+    db: &mut Database<S>,
+    h: &[[u8; 20]],
+    keys: bool,
+) -> Res<f64> {
+    let t = Instant::now();
+    db.transact(|tx| -> Result<(), Error> {
+        let mut m = tx.root_map()?;
+        for i in 0..N {
+            if keys {
+                m.put(key(i), i)?;
+            } else {
+                m.put_by_hash(&h[i as usize], i)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+fn w1(dir: &Path, h: &[[u8; 20]], keys: bool) -> Res {
+    let id = if keys { "W1b" } else { "W1" };
+    let mut mem = Database::memory_with(HashKind::Sha1);
+    let s = bulk_insert(&mut mem, h, keys)?;
+    check(
+        mem.moment(-1)?.as_map()?.iter().count() as u64 == N,
+        "W1 entries",
+    )?;
+    report(id, "memory", N, s, mem.len());
+    let path = dir.join(format!("{id}.xdb"));
+    let mut file = Database::create_with(&path, sha1_opts(Durability::None))?;
+    let s = bulk_insert(&mut file, h, keys)?;
+    report(id, "file", N, s, file.len());
+    Ok(())
+}
+
+fn w1_file(dir: &Path, h: &[[u8; 20]], keys: bool) -> Res<PathBuf> {
+    let path = dir.join(if keys { "W1b.xdb" } else { "W1.xdb" });
+    if !path.exists() {
+        let mut db = Database::create_with(&path, sha1_opts(Durability::None))?;
+        bulk_insert(&mut db, h, keys)?;
+    }
+    Ok(path)
+}
+
+fn w2(dir: &Path, h: &[[u8; 20]], keys: bool) -> Res {
+    let path = w1_file(dir, h, keys)?;
+    let db = Database::open_read_only(&path)?;
+    let moment = db.moment(-1)?;
+    let map = moment.as_map()?;
+    let mut rng = Rng::new();
+    let (n, mut sum, mut want) = (1_000_000u64, 0u64, 0u64);
+    let t = Instant::now();
+    for _ in 0..n {
+        let i = rng.next(N);
+        want = want.wrapping_add(i);
+        let c = if keys {
+            map.get(&key(i))?
+        } else {
+            map.get_by_hash(&h[i as usize])?
+        };
+        sum = sum.wrapping_add(c.ok_or("missing key")?.as_uint()?);
+    }
+    let s = t.elapsed().as_secs_f64();
+    check(sum == want, "W2 sum")?;
+    report(if keys { "W2b" } else { "W2" }, "file", n, s, db.len());
+    Ok(())
+}
+
+fn small_commits(path: &Path, h: &[[u8; 20]], n: u64, durability: Durability) -> Res<(f64, u64)> {
+    let mut db = Database::create_with(path, sha1_opts(durability))?;
+    let t = Instant::now();
+    for i in 0..n {
+        db.transact(|tx| tx.root_map()?.put_by_hash(&h[i as usize], i))?;
+    }
+    let s = t.elapsed().as_secs_f64();
+    check(db.moment_count()? == n, "W3 moments")?;
+    Ok((s, db.len()))
+}
+
+fn w3(dir: &Path, h: &[[u8; 20]]) -> Res {
+    let (s, bytes) = small_commits(&dir.join("W3.xdb"), h, 10_000, Durability::None)?;
+    report("W3", "file", 10_000, s, bytes);
+    Ok(())
+}
+
+fn w3d(dir: &Path, h: &[[u8; 20]]) -> Res {
+    let (s, bytes) = small_commits(&dir.join("W3d.xdb"), h, 1_000, Durability::Full)?;
+    report("W3d", "file", 1_000, s, bytes);
+    Ok(())
+}
+
+fn w4_list() -> Res<(Database, f64)> {
+    let mut db = Database::memory_with(HashKind::Sha1);
+    let t = Instant::now();
+    db.transact(|tx| -> Result<(), Error> {
+        let mut l = tx.root().array_list()?;
+        for i in 0..1_000_000u64 {
+            l.append(i)?;
+        }
+        Ok(())
+    })?;
+    Ok((db, t.elapsed().as_secs_f64()))
+}
+
+fn w4() -> Res {
+    let (db, s) = w4_list()?;
+    check(db.moment(-1)?.as_list()?.len() == 1_000_000, "W4 length")?;
+    report("W4", "memory", 1_000_000, s, db.len());
+    Ok(())
+}
+
+fn w5() -> Res {
+    let (db, _) = w4_list()?;
+    let moment = db.moment(-1)?;
+    let list = moment.as_list()?;
+    let mut rng = Rng::new();
+    let (mut sum, mut want) = (0u64, 0u64);
+    let t = Instant::now();
+    for _ in 0..1_000_000 {
+        let i = rng.next(1_000_000);
+        want = want.wrapping_add(i);
+        sum = sum.wrapping_add(list.get(i as i64)?.ok_or("missing item")?.as_uint()?);
+    }
+    let s = t.elapsed().as_secs_f64();
+    check(sum == want, "W5 sum")?;
+    report("W5", "memory", 1_000_000, s, db.len());
+    Ok(())
+}
+
+fn w6(dir: &Path, h: &[[u8; 20]]) -> Res {
+    let db = Database::open_read_only(w1_file(dir, h, false)?)?;
+    let moment = db.moment(-1)?;
+    let map = moment.as_map()?;
+    let t = Instant::now();
+    let (mut sum, mut count) = (0u64, 0u64);
+    for e in map.iter() {
+        sum = sum.wrapping_add(e?.value()?.as_uint()?);
+        count += 1;
+    }
+    let s = t.elapsed().as_secs_f64();
+    check(count == N && sum == N * (N - 1) / 2, "W6 sum")?;
+    report("W6", "file", N, s, db.len());
+    Ok(())
+}
+
+fn w7(dir: &Path, h: &[[u8; 20]]) -> Res {
+    let path = dir.join("W3.xdb");
+    if !path.exists() {
+        small_commits(&path, h, 10_000, Durability::None)?;
+    }
+    let db = Database::open_read_only(&path)?;
+    let mut rng = Rng::new();
+    let n = 100_000u64;
+    let t = Instant::now();
+    for _ in 0..n {
+        let m = rng.next(10_000);
+        let k = rng.next(m + 1);
+        let moment = db.moment(m as i64)?;
+        let v = moment
+            .as_map()?
+            .get_by_hash(&h[k as usize])?
+            .ok_or("missing key")?;
+        check(v.as_uint()? == k, "W7 value")?;
+    }
+    report("W7", "file", n, t.elapsed().as_secs_f64(), db.len());
+    Ok(())
+}
+
+fn w8() -> Res {
+    let mut db = Database::memory_with(HashKind::Sha1);
+    let mut model: Vec<u64> = (0..N).collect();
+    let mut rng = Rng::new();
+    let mut ops = Vec::new();
+    // the random choices, drawn up front so the model replays them
+    let mut len = N;
+    for i in 0..10_000u64 {
+        let at = rng.next(len);
+        ops.push((0u8, at, N + i));
+        len += 1;
+    }
+    for _ in 0..10_000 {
+        ops.push((1, rng.next(len), 0));
+        len -= 1;
+    }
+    for _ in 0..1_000 {
+        let start = rng.next(len);
+        let take = 1 + rng.next(1_000.min(len - start));
+        ops.push((2, start, take));
+        len += take;
+    }
+    let t = Instant::now();
+    db.transact(|tx| -> Result<(), Error> {
+        {
+            let mut root = tx.root_map()?;
+            let mut l = root.entry("list")?.linked_array_list()?;
+            for i in 0..N {
+                l.append(i)?;
+            }
+            for &(op, a, b) in &ops {
+                match op {
+                    0 => l.insert(a as i64, b)?,
+                    1 => l.remove(a as i64)?,
+                    _ => {}
+                }
+            }
+        }
+        for &(_, a, b) in ops.iter().filter(|o| o.0 == 2) {
+            // the clone must not share this transaction's mutable blocks
+            tx.freeze();
+            tx_slice_concat(&mut tx.root_map()?, a, b)?;
+        }
+        Ok(())
+    })?;
+    let s = t.elapsed().as_secs_f64();
+    for &(op, a, b) in &ops {
+        match op {
+            0 => model.insert(a as usize, b),
+            1 => {
+                model.remove(a as usize);
+            }
+            _ => model.extend_from_within(a as usize..(a + b) as usize),
+        }
+    }
+    let moment = db.moment(-1)?;
+    let list = moment.as_map()?.get(b"list")?.ok_or("missing list")?;
+    let got: Vec<u64> = list
+        .as_linked_list()?
+        .iter()
+        .map(|c| c.and_then(|c| c.as_uint()))
+        .collect::<Result<_, _>>()?;
+    check(got == model, "W8 contents")?;
+    report("W8", "memory", ops.len() as u64 + N, s, db.len());
+    Ok(())
+}
+
+/// Copies `take` items from `start` of "list" onto its end: clone the list
+/// into "tmp" (the caller froze the transaction, so slicing the clone copies
+/// what it changes), slice the clone, concat it.
+fn tx_slice_concat(root: &mut xitdb::MapMut<'_>, start: u64, take: u64) -> Result<(), Error> {
+    let slot = root.entry("list")?.slot()?;
+    root.entry("tmp")?.write_slot(slot)?;
+    let mut tmp = root.entry("tmp")?.linked_array_list()?;
+    tmp.slice(start, take)?;
+    let piece = tmp.slot()?;
+    root.entry("list")?.linked_array_list()?.concat(piece)
+}
+
+fn w9(dir: &Path, h: &[[u8; 20]]) -> Res {
+    let path = w1_file(dir, h, false)?;
+    let mut rng = Rng::new();
+    let n = 1_000u64;
+    let t = Instant::now();
+    for _ in 0..n {
+        let db = Database::open_read_only(&path)?;
+        let i = rng.next(N);
+        let moment = db.moment(-1)?;
+        let v = moment
+            .as_map()?
+            .get_by_hash(&h[i as usize])?
+            .ok_or("missing key")?;
+        check(v.as_uint()? == i, "W9 value")?;
+    }
+    let s = t.elapsed().as_secs_f64();
+    report("W9", "file", n, s, std::fs::metadata(&path)?.len());
+    Ok(())
+}
+
+fn main() -> Res {
+    let filter = std::env::args().nth(1);
+    let want = |id: &str| filter.as_deref().is_none_or(|f| f == id);
+    let dir = std::env::temp_dir().join(format!("xitdb-workloads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let h = hashes(N);
+    let result = (|| -> Res {
+        if want("W1") {
+            w1(&dir, &h, false)?;
+        }
+        if want("W1b") {
+            w1(&dir, &h, true)?;
+        }
+        if want("W2") {
+            w2(&dir, &h, false)?;
+        }
+        if want("W2b") {
+            w2(&dir, &h, true)?;
+        }
+        if want("W3") {
+            w3(&dir, &h)?;
+        }
+        if want("W3d") {
+            w3d(&dir, &h)?;
+        }
+        if want("W4") {
+            w4()?;
+        }
+        if want("W5") {
+            w5()?;
+        }
+        if want("W6") {
+            w6(&dir, &h)?;
+        }
+        if want("W7") {
+            w7(&dir, &h)?;
+        }
+        if want("W8") {
+            w8()?;
+        }
+        if want("W9") {
+            w9(&dir, &h)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
