@@ -3,8 +3,6 @@
 //! absurd lengths must give errors without looping or allocating.
 
 use proptest::prelude::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -16,56 +14,9 @@ use xitdb::{dump_json, Cursor, Database, Error, HashKind, Tag, ValueRef};
 
 type R = Result<(), Error>;
 
-// ------------------------------------------- the largest allocation, per thread
-
-struct Counting;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    let _ = LARGEST.try_with(|c| {
-        if size > c.get() {
-            c.set(size);
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// bookkeeping only touches a const-initialised thread-local cell.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the largest single allocation it
-/// made on this thread.
-fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST.with(|c| c.set(0));
-    let out = f();
-    (out, LARGEST.with(|c| c.get()))
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::largest_allocation;
 
 #[test]
 fn the_allocation_counter_sees_large_allocations() {
