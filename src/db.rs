@@ -625,6 +625,25 @@ impl<S: Storage> Database<S> {
         self.transact(|tx| tx.root().write_slot(slot))
     }
 
+    /// The changes that turn moment `a` into moment `b` (indices as in
+    /// [`Database::moment`]), as a lazy stream; see [`crate::diff`].
+    pub fn diff(&self, a: i64, b: i64) -> Result<crate::diff::Diff<'_>> {
+        Ok(crate::diff::diff(self.moment(a)?, self.moment(b)?))
+    }
+
+    /// Copies the moments `keep` selects into `dst`, a new empty database,
+    /// sharing every block the kept moments share and dropping the rest;
+    /// `progress` is called as moments are copied. See [`crate::compact`].
+    pub fn compact_into<T: Storage>(
+        &self,
+        dst: &mut Database<T>,
+        keep: crate::compact::Keep,
+        progress: &mut dyn FnMut(crate::compact::Progress),
+    ) -> Result<crate::compact::CompactReport> {
+        let _ = (dst, keep, progress);
+        crate::compact::not_yet()
+    }
+
     /// Drops every moment after the first `len` (the reference's history
     /// slice). The dropped moments' bytes stay in the file.
     pub fn truncate_history(&mut self, len: u64) -> Result<()> {

@@ -52,8 +52,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod bytes_io;
+pub mod compact;
 mod cursor;
 mod db;
+pub mod diff;
 mod error;
 pub mod format;
 mod hash;
@@ -68,8 +70,10 @@ pub mod verify;
 mod write;
 
 pub use bytes_io::{BytesReader, BytesWriter};
+pub use compact::{CompactReport, Keep, Progress};
 pub use cursor::{Cursor, ValueRef};
 pub use db::{Database, Durability, Options, Transaction};
+pub use diff::{Change, ChangeKind, Diff, PathElem};
 pub use error::{Error, Result};
 pub use format::{Slot, Tag};
 pub use hash::{HashKind, Hasher, KeyHash};

@@ -1,0 +1,3 @@
+//! The standard workloads on peer libraries (work in progress).
+
+fn main() {}
