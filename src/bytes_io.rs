@@ -128,14 +128,14 @@ impl<'t> BytesWriter<'t> {
         let overlap = self.len.saturating_sub(self.pos).min(buf.len() as u64) as usize;
         let (inside, beyond) = buf.split_at(overlap);
         if !inside.is_empty() {
-            self.core.store.write_at(start + self.pos, inside)?;
+            self.core.write_at(start + self.pos, inside)?;
         }
         if !beyond.is_empty() {
             if self.pos > self.len {
                 self.core.alloc_zeroed(self.pos - self.len)?;
                 self.len = self.pos;
             }
-            self.core.store.append(beyond)?;
+            self.core.append(beyond)?;
         }
         self.pos += buf.len() as u64;
         self.len = self.len.max(self.pos);
@@ -145,7 +145,7 @@ impl<'t> BytesWriter<'t> {
     /// Writes the length and points the slot at the value, with an optional format tag.
     pub fn finish(mut self, format_tag: Option<FormatTag>) -> Result<()> {
         if let Some(t) = format_tag {
-            self.core.store.append(&t)?;
+            self.core.append(&t)?;
         }
         self.core.write_u64(self.header, self.len)?;
         let slot = Slot {

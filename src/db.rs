@@ -16,7 +16,7 @@ use crate::hash::{HashKind, Hasher};
 use crate::map::MapMut;
 use crate::snapshot::Snapshot;
 use crate::storage::{FileStorage, MemoryStorage, SliceStorage, Storage};
-use crate::tree::access::{SlotPos, Src, TxCore, TxState};
+use crate::tree::access::{SlotPos, Src, Store, TxCore, TxState};
 use crate::tree::array_list::{resolve_index, ArrayList};
 use crate::tree::hamt::Hamt;
 use crate::write::WriteCursor;
@@ -431,8 +431,8 @@ impl<S: Storage> Database<S> {
         };
         // Put the bytes back, even when the body panicked, so the handle
         // stays usable.
-        let restored = TxCore::new(&mut self.store, &mut st)
-            .rollback(start_len)
+        let restored = TxCore::open(&mut self.store, &mut st)
+            .and_then(|mut core| core.rollback(start_len))
             .and_then(|_| self.store.flush());
         if restored.is_err() {
             self.poisoned = true;
@@ -484,7 +484,7 @@ impl<S: Storage> Database<S> {
         header: Header,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
     ) -> Result<(T, ArrayList), E> {
-        let mut core = TxCore::new(store, st);
+        let mut core = TxCore::open(store, st)?;
         match header.tag {
             Tag::ArrayList => {}
             Tag::None => init_history(&mut core)?,
@@ -531,7 +531,7 @@ impl<S: Storage> Database<S> {
             ptr: history.root,
             file_size: store.len(),
         };
-        let mut core = TxCore::new(store, st);
+        let mut core = TxCore::open(store, st)?;
         if header.tag != Tag::ArrayList {
             let h = Header {
                 tag: Tag::ArrayList,
@@ -565,7 +565,7 @@ impl<S: Storage> Database<S> {
         }
         let (value, tag) = self.atomically(self.root_slot(), |store, st| {
             let mut tx = Transaction {
-                store,
+                store: Store::new(store)?,
                 st,
                 root: SlotPos::Root,
                 history: None,
@@ -576,7 +576,7 @@ impl<S: Storage> Database<S> {
             if durability == Durability::Full {
                 store.sync()?;
             }
-            let tag = Self::commit_root(TxCore::new(store, st), root, header)?;
+            let tag = Self::commit_root(TxCore::open(store, st)?, root, header)?;
             sync_as(store, durability)?;
             Ok::<_, E>((value, tag))
         })?;
@@ -640,8 +640,18 @@ impl<S: Storage> Database<S> {
         keep: crate::compact::Keep,
         progress: &mut dyn FnMut(crate::compact::Progress),
     ) -> Result<crate::compact::CompactReport> {
-        let _ = (dst, keep, progress);
-        crate::compact::not_yet()
+        let source = crate::compact::Source {
+            src: self.src(),
+            header: self.header,
+            history: self.history,
+        };
+        let durability = dst.durability;
+        let report = dst.atomically(Slot::EMPTY, |store, _| {
+            crate::compact::compact(&source, store, durability, keep, progress)
+        })?;
+        dst.hasher = self.hasher;
+        dst.load_state()?;
+        Ok(report)
     }
 
     /// Drops every moment after the first `len` (the reference's history
@@ -672,7 +682,7 @@ impl<S: Storage> Database<S> {
         // the undo log, so a failed write is put back.
         let h = self.atomically(Slot::EMPTY, |store, st| {
             let mut h = history;
-            h.truncate(&mut TxCore::new(store, st), len)?;
+            h.truncate(&mut TxCore::open(store, st)?, len)?;
             sync_as(store, durability)?;
             Ok::<_, Error>(h)
         })?;
@@ -708,7 +718,7 @@ fn init_history(core: &mut TxCore<'_>) -> Result<()> {
 /// A transaction in progress: the new moment's root slot, plus reads of
 /// the committed moments.
 pub struct Transaction<'db> {
-    store: &'db mut dyn Storage,
+    store: Store<'db>,
     st: &'db mut TxState,
     root: SlotPos,
     history: Option<ArrayList>,
@@ -716,7 +726,7 @@ pub struct Transaction<'db> {
 
 impl<'db> Transaction<'db> {
     fn core(&mut self) -> TxCore<'_> {
-        TxCore::new(&mut *self.store, &mut *self.st)
+        TxCore::new(self.store.reborrow(), &mut *self.st)
     }
 
     /// A cursor on the root being built: the new moment (initially the
@@ -750,8 +760,10 @@ impl<'db> Transaction<'db> {
 
     /// Reads a committed moment (negative counts from the end).
     pub fn moment(&self, index: i64) -> Result<Cursor<'_>> {
-        let src = Src::storage(&*self.store, self.st.hasher);
-        let history = self.history.ok_or(Error::NoSuchMoment { index, len: 0 })?;
+        let src = self.store.src(self.st.hasher);
+        let history = self
+            .history
+            .ok_or_else(|| Error::NoSuchMoment { index, len: 0 })?;
         let k = resolve_index(index, history.size).map_err(|_| Error::NoSuchMoment {
             index,
             len: history.size,

@@ -260,7 +260,7 @@ impl<'t> HamtMut<'t> {
         let hamt = self.hamt()?;
         let (kv, created) = hamt
             .entry_mut(&mut self.core, hash, true)?
-            .ok_or(crate::Error::corrupt(hamt.block, "entry not created"))?;
+            .ok_or_else(|| crate::Error::corrupt(hamt.block, "entry not created"))?;
         if let Some(k) = key {
             let mut c = WriteCursor::new(self.core.reborrow(), SlotPos::Disk(kv.key_pos()));
             c.write_if_empty(k)?;

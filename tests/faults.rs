@@ -267,13 +267,18 @@ struct FaultyStorage<S: Storage> {
     /// Always `Some` but while `into_inner` hands it out.
     inner: Option<S>,
     plan: Ctl,
+    /// Bytes known to have reached the file (a file backend's length at its
+    /// last flush); past them the file holds only zeros written ahead.
+    flushed: u64,
 }
 
 impl<S: Storage> FaultyStorage<S> {
     fn new(inner: S, plan: Ctl) -> Self {
+        let flushed = inner.len();
         FaultyStorage {
             inner: Some(inner),
             plan,
+            flushed,
         }
     }
 
@@ -299,13 +304,19 @@ impl<S: Storage> FaultyStorage<S> {
     }
 
     fn forward(&mut self, call: Call, data: &[u8]) -> xitdb::Result<()> {
-        match call.op {
+        let r = match call.op {
             Op::Append => self.inner_mut().append(data),
             Op::WriteAt => self.inner_mut().write_at(call.pos, data),
             Op::Truncate => self.inner_mut().truncate(call.pos),
             Op::Flush => self.inner_mut().flush(),
             Op::Sync => self.inner_mut().sync(),
+        };
+        match call.op {
+            Op::Flush | Op::Sync if r.is_ok() => self.flushed = self.inner().len(),
+            Op::Truncate => self.flushed = self.flushed.min(call.pos),
+            _ => {}
         }
+        r
     }
 
     /// Runs one mutating call through the plan.
@@ -471,6 +482,14 @@ impl<S: Storage> FaultyStorage<S> {
             return (img, kept);
         };
         let mut img = std::fs::read(path).expect("read the file behind the storage");
+        // Past the flushed bytes a synced file holds zeros written ahead;
+        // they stay on the disk unless the faulted call cuts the file.
+        let mut physical = img.len();
+        let ahead = img.split_off((self.flushed as usize).min(img.len()));
+        assert!(
+            ahead.iter().all(|&b| b == 0),
+            "only zeros past the flushed bytes"
+        );
         assert!(
             logical.starts_with(&img),
             "the file holds a prefix of the storage's bytes"
@@ -490,8 +509,11 @@ impl<S: Storage> FaultyStorage<S> {
             }
             Op::Truncate => {
                 let c = cut(1);
-                if c == 1 && (call.pos as usize) < img.len() {
-                    img.truncate(call.pos as usize);
+                if c == 1 {
+                    physical = physical.min(call.pos as usize);
+                    if (call.pos as usize) < img.len() {
+                        img.truncate(call.pos as usize);
+                    }
                 }
                 c
             }
@@ -503,6 +525,9 @@ impl<S: Storage> FaultyStorage<S> {
                 c
             }
         };
+        if img.len() < physical {
+            img.resize(physical, 0);
+        }
         (img, kept)
     }
 }

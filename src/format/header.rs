@@ -37,7 +37,7 @@ impl Header {
             });
         }
         let raw = tag_byte & 0x7F;
-        let tag = Tag::from_u8(raw).ok_or(Error::InvalidTag { tag: raw, pos: 3 })?;
+        let tag = Tag::from_u8(raw).ok_or_else(|| Error::InvalidTag { tag: raw, pos: 3 })?;
         let version = u16::from_be_bytes([v0, v1]);
         if version > VERSION {
             return Err(Error::UnsupportedVersion {

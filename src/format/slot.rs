@@ -188,7 +188,7 @@ impl Slot {
     #[inline]
     pub fn decode(b: [u8; 9], pos: u64) -> Result<Slot> {
         let raw = b[0] & 0x7F;
-        let tag = Tag::from_u8(raw).ok_or(Error::InvalidTag { tag: raw, pos })?;
+        let tag = Tag::from_u8(raw).ok_or_else(|| Error::InvalidTag { tag: raw, pos })?;
         let [_, v @ ..] = b;
         let value = u64::from_be_bytes(v);
         if tag.is_pointer() && !(MIN_POINTER..MAX_POINTER).contains(&value) {

@@ -14,10 +14,19 @@ use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Bytes of pending appends that trigger a write to the file.
-const FLUSH_THRESHOLD: usize = 4 << 20;
+/// Bytes of pending appends that trigger a write to the file before the
+/// next flush. Large on purpose: a transaction changes its own new blocks in
+/// place, and while they sit in the buffer that is a memory write; once
+/// written to the file it is a system call each. Transactions larger than
+/// this still work, paying `pwrite`s for in-place changes to their flushed
+/// part.
+const FLUSH_THRESHOLD: usize = 64 << 20;
 /// Smallest memory map made (virtual address space only).
 const MIN_MAP: u64 = 1 << 20;
+/// Zeros written past the end at a time once the file is being synced:
+/// between a quarter of the file and these bounds.
+const PAD_MIN: u64 = 256 << 10;
+const PAD_MAX: u64 = 64 << 20;
 
 /// A database file.
 #[derive(Debug)]
@@ -30,6 +39,12 @@ pub struct FileStorage {
     file_len: u64,
     /// Pending appends, logically at `file_len..`.
     buf: Vec<u8>,
+    /// The file's real length: `file_len` plus zeros written ahead of the
+    /// appends (see [`FileStorage::flush`]).
+    phys_len: u64,
+    /// Set once the file has been synced: from then on appends land in
+    /// zeros written ahead, so that syncing needs no metadata update.
+    pad: bool,
     writable: bool,
 }
 
@@ -72,6 +87,8 @@ impl FileStorage {
             map_len: 0,
             file_len,
             buf: Vec::new(),
+            phys_len: file_len,
+            pad: false,
             writable,
         };
         s.remap()?;
@@ -130,6 +147,19 @@ impl FileStorage {
         Ok(())
     }
 
+    /// Writes zeros past the end of the data, a quarter of the file's
+    /// length at a time (bounded), unless enough are there already.
+    fn pad_ahead(&mut self) -> Result<()> {
+        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let want = self.file_len + (self.file_len / 4).clamp(PAD_MIN, PAD_MAX);
+        while self.phys_len < want {
+            let n = (want - self.phys_len).min(ZEROS.len() as u64) as usize;
+            self.write_file_at(self.phys_len, ZEROS.get(..n).unwrap_or(&[]))?;
+            self.phys_len += n as u64;
+        }
+        Ok(())
+    }
+
     fn check_writable(&self) -> Result<()> {
         if self.writable {
             Ok(())
@@ -144,6 +174,11 @@ impl Drop for FileStorage {
     /// (and so open) after the writer is gone, and must not keep it locked.
     fn drop(&mut self) {
         if self.writable {
+            // Zeros written ahead go; bytes past `file_len` are never data
+            // (pending appends are uncommitted and dropped with the handle).
+            if self.phys_len > self.file_len {
+                let _ = self.file.set_len(self.file_len);
+            }
             let _ = self.file.unlock();
         }
     }
@@ -172,6 +207,10 @@ impl Storage for FileStorage {
 
     fn direct(&self) -> &[u8] {
         self.mapped()
+    }
+
+    fn tail(&self) -> (u64, &[u8]) {
+        (self.file_len, &self.buf)
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
@@ -222,6 +261,7 @@ impl Storage for FileStorage {
             self.buf.clear();
             self.file.set_len(len)?;
             self.file_len = len;
+            self.phys_len = len;
         }
         Ok(())
     }
@@ -231,14 +271,31 @@ impl Storage for FileStorage {
             return Ok(());
         }
         self.write_file_at(self.file_len, &self.buf)?;
-        self.file_len += self.buf.len() as u64;
+        let end = self.file_len + self.buf.len() as u64;
+        self.file_len = end;
+        self.phys_len = self.phys_len.max(end);
         self.buf.clear();
+        if self.pad && end == self.phys_len {
+            self.pad_ahead()?;
+        }
         self.remap()
     }
 
+    /// Makes every byte durable with `fdatasync`. Syncing a file whose
+    /// length changed also commits the file system's journal (the new
+    /// length is metadata), which costs about as much again; so once a file
+    /// is synced, zeros are written ahead of its end in large steps and
+    /// later appends overwrite them, leaving most syncs with data only. The
+    /// zeros lie past the header's `file_size`, where every xitdb
+    /// implementation ignores (and a writable open drops) bytes, and a
+    /// closing writer cuts them off.
     fn sync(&mut self) -> Result<()> {
         self.flush()?;
         if self.writable {
+            if !self.pad {
+                self.pad = true;
+                self.pad_ahead()?;
+            }
             self.file.sync_data()?;
         }
         Ok(())

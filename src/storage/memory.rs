@@ -57,6 +57,10 @@ impl Storage for MemoryStorage {
         &self.data
     }
 
+    fn as_vec_mut(&mut self) -> Option<&mut Vec<u8>> {
+        Some(self.data_mut())
+    }
+
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
         copy_from(&self.data, pos, buf)
     }
@@ -71,7 +75,7 @@ impl Storage for MemoryStorage {
         let dst = self
             .data_mut()
             .get_mut(pos as usize..end as usize)
-            .ok_or(Error::corrupt(pos, "write outside the buffer"))?;
+            .ok_or_else(|| Error::corrupt(pos, "write outside the buffer"))?;
         dst.copy_from_slice(data);
         Ok(())
     }

@@ -37,6 +37,22 @@ pub trait Storage: Send {
     /// [`Storage::read_at`]).
     fn direct(&self) -> &[u8];
 
+    /// A directly readable region at the end of the storage: its start
+    /// position and its bytes, ending at [`Storage::len`]. Backends that
+    /// buffer appends expose the buffer here, so that a transaction reads
+    /// its own recent writes without a copy. The default is empty.
+    fn tail(&self) -> (u64, &[u8]) {
+        (self.len(), &[])
+    }
+
+    /// For a backend whose every byte is one growable buffer (position 0
+    /// first): that buffer, so that transactions write it with plain memory
+    /// operations. Appending to it or overwriting it must be exactly
+    /// [`Storage::append`] / [`Storage::write_at`]. The default is `None`.
+    fn as_vec_mut(&mut self) -> Option<&mut Vec<u8>> {
+        None
+    }
+
     /// Fills `buf` with the bytes at `pos..pos + buf.len()`.
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()>;
 

@@ -12,6 +12,10 @@ use std::borrow::Cow;
 #[derive(Clone, Copy)]
 pub(crate) struct Src<'r> {
     direct: &'r [u8],
+    /// A second directly readable region (a backend's append buffer) and
+    /// its start position.
+    tail: &'r [u8],
+    tail_start: u64,
     rest: Option<&'r dyn Storage>,
     len: u64,
     pub hasher: Hasher,
@@ -20,8 +24,11 @@ pub(crate) struct Src<'r> {
 impl<'r> Src<'r> {
     /// Reads through a storage backend.
     pub fn storage(store: &'r dyn Storage, hasher: Hasher) -> Self {
+        let (tail_start, tail) = store.tail();
         Src {
             direct: store.direct(),
+            tail,
+            tail_start,
             rest: Some(store),
             len: store.len(),
             hasher,
@@ -32,6 +39,8 @@ impl<'r> Src<'r> {
     pub fn bytes_only(bytes: &'r [u8], hasher: Hasher) -> Self {
         Src {
             direct: bytes,
+            tail: &[],
+            tail_start: bytes.len() as u64,
             rest: None,
             len: bytes.len() as u64,
             hasher,
@@ -47,14 +56,11 @@ impl<'r> Src<'r> {
     /// Fills `buf` from `pos`.
     #[inline]
     pub fn read_into(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
-        let n = buf.len();
-        if let Some(src) = usize::try_from(pos)
-            .ok()
-            .and_then(|p| self.direct.get(p..p.checked_add(n)?))
-        {
+        if let Some(src) = self.direct_slice(pos, buf.len()) {
             buf.copy_from_slice(src);
             return Ok(());
         }
+        let n = buf.len();
         match self.rest {
             Some(s) => s.read_at(pos, buf),
             None => Err(Error::OutOfBounds {
@@ -62,6 +68,28 @@ impl<'r> Src<'r> {
                 len: n as u64,
                 storage_len: self.len,
             }),
+        }
+    }
+
+    /// The `n` bytes at `pos` when they lie wholly inside one of the
+    /// directly readable regions.
+    #[inline]
+    fn direct_slice(&self, pos: u64, n: usize) -> Option<&'r [u8]> {
+        let in_region = |bytes: &'r [u8], at: u64| {
+            let p = usize::try_from(at).ok()?;
+            bytes.get(p..p.checked_add(n)?)
+        };
+        in_region(self.direct, pos)
+            .or_else(|| in_region(self.tail, pos.checked_sub(self.tail_start)?))
+    }
+
+    /// Starts loading the byte at `pos` into the cache, when it is directly
+    /// readable, without waiting for it: loads issued back to back overlap,
+    /// so touching the records a loop will visit next hides their latency.
+    #[inline]
+    pub fn touch(&self, pos: u64) {
+        if let Some(b) = self.direct_slice(pos, 1) {
+            std::hint::black_box(b.first());
         }
     }
 
@@ -95,8 +123,8 @@ impl<'r> Src<'r> {
     /// The length is checked against the storage first, so a hostile length
     /// never causes an allocation larger than the storage.
     pub fn bytes(&self, pos: u64, len: u64) -> Result<Cow<'r, [u8]>> {
-        let end = check_range(pos, len, self.len)?;
-        if let Some(b) = self.direct.get(pos as usize..end as usize) {
+        check_range(pos, len, self.len)?;
+        if let Some(b) = self.direct_slice(pos, len as usize) {
             return Ok(Cow::Borrowed(b));
         }
         let mut v = vec![0u8; len as usize];
@@ -143,6 +171,112 @@ impl TxState {
     }
 }
 
+/// The bytes a transaction writes: either a backend's whole contents as one
+/// growable buffer (the in-memory database), written with plain memory
+/// operations, or any backend through the [`Storage`] trait.
+pub(crate) enum Store<'t> {
+    /// Every byte, position 0 first.
+    Buf(&'t mut Vec<u8>),
+    /// A backend reached through its trait (files and custom storage).
+    Dyn(&'t mut dyn Storage),
+}
+
+impl<'t> Store<'t> {
+    /// Picks the fastest way to write `store`.
+    pub fn new(store: &'t mut dyn Storage) -> Result<Self> {
+        // Asked twice: returning the first answer's borrow from one branch
+        // and the storage from the other is beyond today's borrow checker.
+        if store.as_vec_mut().is_none() {
+            return Ok(Store::Dyn(store));
+        }
+        match store.as_vec_mut() {
+            Some(v) => Ok(Store::Buf(v)),
+            None => Err(Error::InvalidArgument(
+                "storage stopped exposing its buffer",
+            )),
+        }
+    }
+
+    /// A shorter-lived handle on the same bytes.
+    #[inline]
+    pub fn reborrow(&mut self) -> Store<'_> {
+        match self {
+            Store::Buf(v) => Store::Buf(v),
+            Store::Dyn(s) => Store::Dyn(&mut **s),
+        }
+    }
+
+    /// Read access to every byte written so far.
+    #[inline]
+    pub fn src(&self, hasher: Hasher) -> Src<'_> {
+        match self {
+            Store::Buf(v) => Src::bytes_only(v, hasher),
+            Store::Dyn(s) => Src::storage(&**s, hasher),
+        }
+    }
+
+    /// Current length.
+    #[inline]
+    pub fn len(&self) -> u64 {
+        match self {
+            Store::Buf(v) => v.len() as u64,
+            Store::Dyn(s) => s.len(),
+        }
+    }
+
+    /// Fills `buf` from `pos`.
+    #[inline]
+    pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        match self {
+            Store::Buf(v) => crate::storage::copy_from(v, pos, buf),
+            Store::Dyn(s) => s.read_at(pos, buf),
+        }
+    }
+
+    /// Appends `data`.
+    #[inline]
+    pub fn append(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Store::Buf(v) => {
+                v.extend_from_slice(data);
+                Ok(())
+            }
+            Store::Dyn(s) => s.append(data),
+        }
+    }
+
+    /// Overwrites bytes below the end.
+    #[inline]
+    pub fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()> {
+        match self {
+            Store::Buf(v) => {
+                let end = check_range(pos, data.len() as u64, v.len() as u64)?;
+                match v.get_mut(pos as usize..end as usize) {
+                    Some(dst) => {
+                        dst.copy_from_slice(data);
+                        Ok(())
+                    }
+                    None => Err(Error::corrupt(pos, "write outside the buffer")),
+                }
+            }
+            Store::Dyn(s) => s.write_at(pos, data),
+        }
+    }
+
+    /// Cuts (or zero-extends) to `len`.
+    pub fn truncate(&mut self, len: u64) -> Result<()> {
+        match self {
+            Store::Buf(v) => {
+                let len =
+                    usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large"))?;
+                v.resize(len, 0);
+                Ok(())
+            }
+            Store::Dyn(s) => s.truncate(len),
+        }
+    }
+}
+
 /// The write context of a transaction: the storage and the transaction's
 /// state, both borrowed, so that nested handles can reborrow it.
 ///
@@ -151,20 +285,28 @@ impl TxState {
 /// copied to the end before it changes; a record at or above it was made by
 /// this transaction and changes in place.
 pub(crate) struct TxCore<'t> {
-    pub store: &'t mut dyn Storage,
+    pub store: Store<'t>,
     pub st: &'t mut TxState,
 }
 
 impl<'t> TxCore<'t> {
-    pub fn new(store: &'t mut dyn Storage, st: &'t mut TxState) -> Self {
+    pub fn new(store: Store<'t>, st: &'t mut TxState) -> Self {
         TxCore { store, st }
+    }
+
+    /// A handle on `store`, choosing its fastest write path.
+    pub fn open(store: &'t mut dyn Storage, st: &'t mut TxState) -> Result<Self> {
+        Ok(TxCore {
+            store: Store::new(store)?,
+            st,
+        })
     }
 
     /// A shorter-lived handle on the same transaction.
     #[inline]
     pub fn reborrow(&mut self) -> TxCore<'_> {
         TxCore {
-            store: &mut *self.store,
+            store: self.store.reborrow(),
             st: &mut *self.st,
         }
     }
@@ -172,7 +314,7 @@ impl<'t> TxCore<'t> {
     /// Read access to the current state, including this transaction's writes.
     #[inline]
     pub fn src(&self) -> Src<'_> {
-        Src::storage(&*self.store, self.st.hasher)
+        self.store.src(self.st.hasher)
     }
 
     /// True when the record at `ptr` was made by this transaction.
@@ -219,7 +361,14 @@ impl<'t> TxCore<'t> {
         self.write_at(pos, &v.to_be_bytes())
     }
 
+    /// Appends `data` (its position is the length before).
+    #[inline]
+    pub fn append(&mut self, data: &[u8]) -> Result<()> {
+        self.store.append(data)
+    }
+
     /// Appends `data` and returns its position.
+    #[inline]
     pub fn alloc(&mut self, data: &[u8]) -> Result<u64> {
         let pos = self.store.len();
         self.store.append(data)?;

@@ -253,7 +253,7 @@ pub(crate) fn resolve_index(index: i64, size: u64) -> Result<u64> {
     } else {
         Some(index as u64).filter(|&k| k < size)
     };
-    k.ok_or(Error::IndexOutOfRange { index, len: size })
+    k.ok_or_else(|| Error::IndexOutOfRange { index, len: size })
 }
 
 /// Descends from `root` (a tree of height `shift + 1`) to the leaf block holding item `k`.

@@ -28,9 +28,9 @@ pub(crate) fn encode(core: &mut TxCore<'_>, data: &[u8], tag: Option<FormatTag>)
         });
     }
     let pos = core.alloc(&(data.len() as u64).to_be_bytes())?;
-    core.store.append(data)?;
+    core.append(data)?;
     if let Some(t) = tag {
-        core.store.append(&t)?;
+        core.append(&t)?;
     }
     Ok(Slot {
         tag: Tag::Bytes,

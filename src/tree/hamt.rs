@@ -79,7 +79,7 @@ impl Hamt {
         src.hasher.check_len(hash)?;
         let mut block = self.block;
         for depth in 0.. {
-            let i = hash_nibble(hash, depth).ok_or(Error::TooDeep { pos: block })?;
+            let i = hash_nibble(hash, depth).ok_or_else(|| Error::TooDeep { pos: block })?;
             let slot = src.block_slot(block, i)?;
             match slot.tag {
                 Tag::None => return Ok(None),
@@ -131,7 +131,7 @@ impl Hamt {
         let hash_len = hash.len() as u64;
         let mut block = self.block;
         for depth in 0.. {
-            let i = hash_nibble(hash, depth).ok_or(Error::TooDeep { pos: block })?;
+            let i = hash_nibble(hash, depth).ok_or_else(|| Error::TooDeep { pos: block })?;
             let spos = block + SLOT_LEN * i as u64;
             let slot = core.src().slot(spos)?;
             match slot.tag {
@@ -167,7 +167,7 @@ impl Hamt {
                     let next = depth + 1;
                     let byte_index = hash_len
                         .checked_sub(1 + next as u64 / 2)
-                        .ok_or(Error::TooDeep { pos: block })?;
+                        .ok_or_else(|| Error::TooDeep { pos: block })?;
                     let [b] = core.src().array::<1>(slot.value + byte_index)?;
                     let j = ((b >> (4 * (next % 2))) & 0xF) as u64;
                     let child = core.alloc_zeroed(BLOCK_LEN)?;
@@ -202,7 +202,7 @@ impl Hamt {
             let src = core.src();
             let mut block = self.block;
             for depth in 0.. {
-                let i = hash_nibble(hash, depth).ok_or(Error::TooDeep { pos: block })?;
+                let i = hash_nibble(hash, depth).ok_or_else(|| Error::TooDeep { pos: block })?;
                 let slot = src.block_slot(block, i)?;
                 path.push((block, i));
                 match slot.tag {
@@ -270,6 +270,9 @@ impl HamtIter<'_> {
                 continue;
             }
             top.1 += 1;
+            if i == 0 {
+                self.touch_records(block);
+            }
             let slot = self.src.block_slot(block, i as usize)?;
             match slot.tag {
                 Tag::None => {}
@@ -293,6 +296,28 @@ impl HamtIter<'_> {
             }
         }
         Ok(None)
+    }
+}
+
+impl HamtIter<'_> {
+    /// Starts loading the value slots of the records a block points at, all
+    /// at once: records lie scattered in storage (in insertion order, not
+    /// trie order), and waiting for them one by one dominates iteration.
+    fn touch_records(&self, block: u64) {
+        let Ok(raw) = self.src.array::<{ BLOCK_LEN as usize }>(block) else {
+            return;
+        };
+        let value_offset = self.src.hasher.size() as u64 + SLOT_LEN;
+        for s in raw.chunks_exact(SLOT_LEN as usize) {
+            if let (Some(&t), Some(v)) = (s.first(), s.get(1..9)) {
+                if t & 0x7F == Tag::KvPair as u8 {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(v);
+                    self.src
+                        .touch(u64::from_be_bytes(b).saturating_add(value_offset));
+                }
+            }
+        }
     }
 }
 

@@ -58,7 +58,7 @@ impl Node {
     fn count(&self) -> Result<u64> {
         self.entries.iter().try_fold(0u64, |acc, e| {
             acc.checked_add(leaves(e, self.shift))
-                .ok_or(Error::corrupt(0, "linked list counts overflow"))
+                .ok_or_else(|| Error::corrupt(0, "linked list counts overflow"))
         })
     }
 
@@ -233,15 +233,14 @@ impl LinkedList {
 
     /// Keeps the `len` items starting at `offset`.
     pub fn slice(&mut self, core: &mut TxCore<'_>, offset: u64, len: u64) -> Result<()> {
-        let end =
-            offset
-                .checked_add(len)
-                .filter(|&e| e <= self.size)
-                .ok_or(Error::SliceOutOfRange {
-                    offset,
-                    len,
-                    size: self.size,
-                })?;
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= self.size)
+            .ok_or_else(|| Error::SliceOutOfRange {
+                offset,
+                len,
+                size: self.size,
+            })?;
         if len == 0 {
             self.set_root(core, Vec::new(), 0)?;
             return self.finish(core, 0);
@@ -297,7 +296,10 @@ fn join(core: &mut TxCore<'_>, a: Tree, b: Tree) -> Result<Tree> {
     if a.size == 0 {
         return Ok(b);
     }
-    let size = a.size.checked_add(b.size).ok_or(Error::ListTooLong)?;
+    let size = a
+        .size
+        .checked_add(b.size)
+        .ok_or_else(|| Error::ListTooLong)?;
     let shift = a.shift.max(b.shift);
     let parts = concat_rec(core, (a.ptr, a.shift), (b.ptr, b.shift), a.size < b.size)?;
     match parts.as_slice() {
@@ -329,10 +331,7 @@ fn insert_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<(Par
         let at = usize::try_from(r)
             .ok()
             .filter(|&a| a <= node.entries.len())
-            .ok_or(Error::corrupt(
-                ptr,
-                "insert position outside its leaf block",
-            ))?;
+            .ok_or_else(|| Error::corrupt(ptr, "insert position outside its leaf block"))?;
         node.entries.insert(
             at,
             Entry {
@@ -355,7 +354,7 @@ fn insert_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<(Par
         .entries
         .get(i)
         .map(|e| e.slot.value)
-        .ok_or(Error::corrupt(ptr, "missing child"))?;
+        .ok_or_else(|| Error::corrupt(ptr, "missing child"))?;
     let (sub, leaf) = insert_rec(core, child, shift - 1, rr)?;
     splice_parts(&mut node, i, &sub);
     Ok((store_parts(core, node, Some(ptr))?, leaf))
@@ -372,7 +371,7 @@ fn remove_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<Opti
             .entries
             .get(i)
             .map(|e| e.slot.value)
-            .ok_or(Error::corrupt(ptr, "missing child"))?;
+            .ok_or_else(|| Error::corrupt(ptr, "missing child"))?;
         match remove_rec(core, child, shift - 1, rr)? {
             None => {
                 node.entries.remove(i);
@@ -518,7 +517,7 @@ fn slice_tree(core: &mut TxCore<'_>, ptr: u64, shift: u8, lo: u64, hi: u64) -> R
             Some(acc) => join(core, acc, piece)?,
         });
     }
-    out.ok_or(Error::corrupt(ptr, "slice of an empty range"))
+    out.ok_or_else(|| Error::corrupt(ptr, "slice of an empty range"))
 }
 
 /// Drops root levels that hold a single child.
@@ -554,7 +553,10 @@ fn concat_rec(
             entries.append(&mut na.entries);
             entries.append(&mut nb.entries);
         } else {
-            let la = na.entries.pop().ok_or(Error::corrupt(a.0, "empty block"))?;
+            let la = na
+                .entries
+                .pop()
+                .ok_or_else(|| Error::corrupt(a.0, "empty block"))?;
             if nb.entries.is_empty() {
                 return Err(Error::corrupt(b.0, "empty block"));
             }
@@ -571,7 +573,10 @@ fn concat_rec(
         }
     } else if sa > sb {
         let mut na = Node::read(core, a.0, sa)?;
-        let la = na.entries.pop().ok_or(Error::corrupt(a.0, "empty block"))?;
+        let la = na
+            .entries
+            .pop()
+            .ok_or_else(|| Error::corrupt(a.0, "empty block"))?;
         let mid = concat_rec(core, (la.slot.value, sa - 1), b, left_smaller)?;
         entries.append(&mut na.entries);
         entries.extend(mid.iter().map(|&(p, c)| child_entry(p, c)));

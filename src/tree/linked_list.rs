@@ -162,7 +162,7 @@ impl LinkedList {
         self.root = core.own(self.root, LINKED_BLOCK_LEN)?.0;
         loop {
             if let Some(leaf) = append_into(core, self.root, self.shift)? {
-                self.size = self.size.checked_add(1).ok_or(Error::ListTooLong)?;
+                self.size = self.size.checked_add(1).ok_or_else(|| Error::ListTooLong)?;
                 self.write_header(core)?;
                 return Ok(leaf);
             }
@@ -377,7 +377,7 @@ impl LinkedIter<'_> {
             }
             budget = budget
                 .checked_sub(1)
-                .ok_or(Error::corrupt(pos, "linked list blocks hold no items"))?;
+                .ok_or_else(|| Error::corrupt(pos, "linked list blocks hold no items"))?;
             self.stack.push((slot.value, 0, shift - 1));
         }
         Err(Error::corrupt(

@@ -1,3 +1,0 @@
-//! The standard workloads on peer libraries (work in progress).
-
-fn main() {}
