@@ -150,7 +150,7 @@ impl FileStorage {
     /// Writes zeros past the end of the data, a quarter of the file's
     /// length at a time (bounded), unless enough are there already.
     fn pad_ahead(&mut self) -> Result<()> {
-        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         let want = self.file_len + (self.file_len / 4).clamp(PAD_MIN, PAD_MAX);
         while self.phys_len < want {
             let n = (want - self.phys_len).min(ZEROS.len() as u64) as usize;

@@ -108,8 +108,24 @@ impl<'r> Src<'r> {
     }
 
     /// Reads and decodes the slot at `pos`.
-    #[inline]
+    ///
+    /// The hot path of every lookup: a slot inside the direct region is
+    /// loaded straight from it, everything else goes the general way.
+    #[inline(always)]
     pub fn slot(&self, pos: u64) -> Result<Slot> {
+        let direct = usize::try_from(pos).ok().and_then(|p| {
+            let bytes = self.direct.get(p..p.checked_add(SLOT_LEN as usize)?)?;
+            <[u8; SLOT_LEN as usize]>::try_from(bytes).ok()
+        });
+        match direct {
+            Some(b) => Slot::decode(b, pos),
+            None => self.slot_elsewhere(pos),
+        }
+    }
+
+    /// [`Src::slot`] for slots outside the direct region.
+    #[inline(never)]
+    fn slot_elsewhere(&self, pos: u64) -> Result<Slot> {
         Slot::decode(self.array(pos)?, pos)
     }
 
@@ -133,7 +149,11 @@ impl<'r> Src<'r> {
     }
 
     /// Compares the `other.len()` bytes at `pos` with `other`, without copying.
+    #[inline]
     pub fn eq_at(&self, pos: u64, other: &[u8]) -> Result<bool> {
+        if let Some(b) = self.direct_slice(pos, other.len()) {
+            return Ok(b == other);
+        }
         Ok(*self.bytes(pos, other.len() as u64)? == *other)
     }
 }

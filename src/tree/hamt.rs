@@ -78,9 +78,10 @@ impl Hamt {
     pub fn find(&self, src: &Src<'_>, hash: &[u8]) -> Result<Option<Kv>> {
         src.hasher.check_len(hash)?;
         let mut block = self.block;
-        for depth in 0.. {
-            let i = hash_nibble(hash, depth).ok_or_else(|| Error::TooDeep { pos: block })?;
-            let slot = src.block_slot(block, i)?;
+        // nibbles from the least significant: low then high of the last
+        // byte, and so on towards the first
+        for nibble in hash.iter().rev().flat_map(|&b| [b & 0xF, b >> 4]) {
+            let slot = src.slot(block + SLOT_LEN * u64::from(nibble))?;
             match slot.tag {
                 Tag::None => return Ok(None),
                 Tag::Index => block = slot.value,
@@ -93,7 +94,7 @@ impl Hamt {
                 _ => return Err(Error::corrupt(block, "unexpected tag in a map block")),
             }
         }
-        Ok(None)
+        Err(Error::TooDeep { pos: block })
     }
 
     /// Iterates over the map's records in trie order.

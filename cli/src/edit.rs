@@ -1,0 +1,301 @@
+//! Following paths: reading (`get`, `ls`, `cd`) and changing (`put`, `remove`).
+
+use crate::error::{CliError, Result};
+use crate::path::{display, Step};
+use crate::value::{self, Val};
+use xitdb::{Cursor, Error, Tag, Transaction, WriteCursor};
+
+/// A change to make: what `put` and `remove` do, and what the shell stages.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Write a value at a path (creating missing maps on the way).
+    Put(Vec<Step>, Val),
+    /// Remove a map entry, set member or list item.
+    Remove(Vec<Step>),
+}
+
+fn not_found(steps: &[Step]) -> CliError {
+    CliError::new(format!("not found: {}", display(steps)))
+}
+
+/// One step down from a read cursor: `Ok(None)` when the key or index is
+/// not there. A set member reads as its (null) value.
+pub fn step<'r>(c: &Cursor<'r>, s: &Step, at: &[Step]) -> Result<Option<Cursor<'r>>> {
+    let tag = c.tag();
+    let wrong = |want: &str| {
+        CliError::new(format!(
+            "{} is {}, not a {want}",
+            display(at),
+            value::a_kind(tag)
+        ))
+    };
+    Ok(match s {
+        Step::Key(k) => match tag {
+            Tag::HashMap | Tag::CountedHashMap => c.as_map()?.get(k)?,
+            Tag::HashSet | Tag::CountedHashSet => {
+                c.as_set()?.entry(k)?.map(|e| e.value()).transpose()?
+            }
+            _ => return Err(wrong("map or set")),
+        },
+        Step::Hash(h) => match tag {
+            Tag::HashMap | Tag::CountedHashMap => c.as_map()?.get_by_hash(h)?,
+            Tag::HashSet | Tag::CountedHashSet => c
+                .as_set()?
+                .entry_by_hash(h)?
+                .map(|e| e.value())
+                .transpose()?,
+            _ => return Err(wrong("map or set")),
+        },
+        Step::Index(i) => match tag {
+            Tag::ArrayList => c.as_list()?.get(*i)?,
+            Tag::LinkedArrayList => c.as_linked_list()?.get(*i)?,
+            _ => return Err(wrong("list")),
+        },
+        Step::Append => {
+            return Err(CliError::new(
+                "[] (append) can only be used to put a new item",
+            ))
+        }
+    })
+}
+
+/// Follows `steps` from `root` (`None`: a database with no moments yet).
+pub fn lookup<'r>(root: Option<Cursor<'r>>, steps: &[Step]) -> Result<Cursor<'r>> {
+    let Some(mut c) = root else {
+        return Err(CliError::new(
+            "the database is empty: it has no moments yet",
+        ));
+    };
+    for (i, s) in steps.iter().enumerate() {
+        match step(&c, s, &steps[..i])? {
+            Some(next) => c = next,
+            None => return Err(missing(&c, s, &steps[..=i])),
+        }
+    }
+    Ok(c)
+}
+
+fn missing(parent: &Cursor<'_>, s: &Step, at: &[Step]) -> CliError {
+    if let Step::Index(i) = s {
+        let len = match parent.tag() {
+            Tag::ArrayList => parent.as_list().map(|l| l.len()).ok(),
+            Tag::LinkedArrayList => parent.as_linked_list().map(|l| l.len()).ok(),
+            _ => None,
+        };
+        if let Some(len) = len {
+            return CliError::new(format!(
+                "not found: {} (index {i} of a list of {})",
+                display(at),
+                value::size_text(Tag::ArrayList, len)
+            ));
+        }
+    }
+    not_found(at)
+}
+
+/// Makes a change inside a transaction.
+pub fn apply(tx: &mut Transaction<'_>, op: &Op) -> Result<()> {
+    let hasher = tx.hasher();
+    match op {
+        Op::Put(steps, v) => {
+            let Some((last, parent)) = steps.split_last() else {
+                return Ok(value::write(tx.root(), v, &hasher)?);
+            };
+            let cur = walk(tx.root(), parent, true)?;
+            put_last(cur, last, steps, v, &hasher)
+        }
+        Op::Remove(steps) => {
+            let Some((last, parent)) = steps.split_last() else {
+                return Err(CliError::new(
+                    "the root cannot be removed (put null or {} there instead)",
+                ));
+            };
+            let cur = walk(tx.root(), parent, false)?;
+            remove_last(cur, last, steps)
+        }
+    }
+}
+
+/// Follows `steps` for writing. With `create`, missing map entries are
+/// created and empty slots become HashMaps (or an ArrayList for `[]`).
+fn walk<'t>(mut cur: WriteCursor<'t>, steps: &[Step], create: bool) -> Result<WriteCursor<'t>> {
+    for (i, s) in steps.iter().enumerate() {
+        let at = &steps[..i];
+        let tag = cur.slot()?.tag;
+        if !create && step(&cur.read()?, s, at)?.is_none() {
+            // checked first: opening an entry would create it
+            return Err(not_found(&steps[..=i]));
+        }
+        cur = match s {
+            Step::Key(k) => open_map(cur, tag, at)?.into_entry(k)?,
+            Step::Hash(h) => open_map(cur, tag, at)?.into_entry_by_hash(h)?,
+            Step::Index(n) => index_cursor(cur, tag, *n, &steps[..=i])?,
+            Step::Append => append_cursor(cur, tag, at)?,
+        };
+    }
+    Ok(cur)
+}
+
+fn not_a(at: &[Step], tag: Tag, want: &str) -> CliError {
+    CliError::new(format!(
+        "{} is {}, not a {want}",
+        display(at),
+        value::a_kind(tag)
+    ))
+}
+
+/// Opens the map at `cur` for a key step (an empty slot becomes a HashMap).
+fn open_map<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<xitdb::MapMut<'t>> {
+    Ok(match tag {
+        Tag::None | Tag::HashMap => cur.hash_map()?,
+        Tag::CountedHashMap => cur.counted_hash_map()?,
+        Tag::HashSet | Tag::CountedHashSet => {
+            return Err(CliError::new(format!(
+                "{} is {}: its members have no values to go into",
+                display(at),
+                value::a_kind(tag)
+            )))
+        }
+        t => return Err(not_a(at, t, "map")),
+    })
+}
+
+/// The item `n` of the list at `cur`; `at` ends with the index step.
+fn index_cursor<'t>(
+    cur: WriteCursor<'t>,
+    tag: Tag,
+    n: i64,
+    at: &[Step],
+) -> Result<WriteCursor<'t>> {
+    let parent = &at[..at.len().saturating_sub(1)];
+    let r = match tag {
+        Tag::ArrayList => cur.array_list()?.into_cursor(n),
+        Tag::LinkedArrayList => cur.linked_array_list()?.into_cursor(n),
+        Tag::None => {
+            return Err(CliError::new(format!(
+                "not found: {} (there is no list at {}; put [] there first)",
+                display(at),
+                display(parent)
+            )))
+        }
+        t => return Err(not_a(parent, t, "list")),
+    };
+    r.map_err(|e| match e {
+        Error::IndexOutOfRange { index, len } => CliError::new(format!(
+            "not found: {} (index {index} of a list of {})",
+            display(at),
+            value::size_text(Tag::ArrayList, len)
+        )),
+        e => e.into(),
+    })
+}
+
+/// A new item at the end of the list at `cur` (an empty slot becomes an ArrayList).
+fn append_cursor<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<WriteCursor<'t>> {
+    Ok(match tag {
+        Tag::None | Tag::ArrayList => cur.array_list()?.into_append_cursor()?,
+        Tag::LinkedArrayList => cur.linked_array_list()?.into_append_cursor()?,
+        t => return Err(not_a(at, t, "list")),
+    })
+}
+
+/// Writes `v` at the last step of a put, below `cur`.
+fn put_last(
+    cur: WriteCursor<'_>,
+    last: &Step,
+    steps: &[Step],
+    v: &Val,
+    hasher: &xitdb::Hasher,
+) -> Result<()> {
+    let parent = &steps[..steps.len() - 1];
+    let tag = cur.slot()?.tag;
+    if matches!(tag, Tag::HashSet | Tag::CountedHashSet) {
+        if *v != Val::Null {
+            return Err(CliError::new(format!(
+                "{} is {}: add a member with `put {} null`",
+                display(parent),
+                value::a_kind(tag),
+                display(steps)
+            )));
+        }
+        let mut set = if tag == Tag::HashSet {
+            cur.hash_set()?
+        } else {
+            cur.counted_hash_set()?
+        };
+        match last {
+            Step::Key(k) => {
+                set.insert(k)?;
+            }
+            Step::Hash(h) => {
+                set.entry_by_hash(h)?;
+            }
+            _ => return Err(not_a(parent, tag, "list")),
+        }
+        return Ok(());
+    }
+    let target = match last {
+        Step::Key(k) => open_map(cur, tag, parent)?.into_entry(k)?,
+        Step::Hash(h) => open_map(cur, tag, parent)?.into_entry_by_hash(h)?,
+        Step::Index(n) => index_cursor(cur, tag, *n, steps)?,
+        Step::Append => append_cursor(cur, tag, parent)?,
+    };
+    Ok(value::write(target, v, hasher)?)
+}
+
+/// Removes the entry, member or item at the last step, below `cur`.
+fn remove_last(cur: WriteCursor<'_>, last: &Step, steps: &[Step]) -> Result<()> {
+    let parent = &steps[..steps.len() - 1];
+    let tag = cur.slot()?.tag;
+    let removed = match (tag, last) {
+        (Tag::HashMap | Tag::CountedHashMap, Step::Key(k)) => {
+            open_map(cur, tag, parent)?.remove(k)?
+        }
+        (Tag::HashMap | Tag::CountedHashMap, Step::Hash(h)) => {
+            open_map(cur, tag, parent)?.remove_by_hash(h)?
+        }
+        (Tag::HashSet, Step::Key(k)) => cur.hash_set()?.remove(k)?,
+        (Tag::HashSet, Step::Hash(h)) => cur.hash_set()?.remove_by_hash(h)?,
+        (Tag::CountedHashSet, Step::Key(k)) => cur.counted_hash_set()?.remove(k)?,
+        (Tag::CountedHashSet, Step::Hash(h)) => cur.counted_hash_set()?.remove_by_hash(h)?,
+        (Tag::LinkedArrayList, Step::Index(n)) => match cur.linked_array_list()?.remove(*n) {
+            Ok(()) => true,
+            Err(Error::IndexOutOfRange { .. }) => false,
+            Err(e) => return Err(e.into()),
+        },
+        (Tag::ArrayList, Step::Index(n)) => {
+            let mut list = cur.array_list()?;
+            let len = list.len()?;
+            let k = if *n < 0 {
+                i128::from(len) + i128::from(*n)
+            } else {
+                i128::from(*n)
+            };
+            if k < 0 || k >= i128::from(len) {
+                false
+            } else if k + 1 == i128::from(len) {
+                list.truncate(len - 1)?;
+                true
+            } else {
+                return Err(CliError::new(format!(
+                    "cannot remove {}: an array_list can only drop its last item \
+                     (put null there instead, or use a linked_array_list)",
+                    display(steps)
+                )));
+            }
+        }
+        (_, Step::Append) => {
+            return Err(CliError::new(
+                "[] (append) can only be used to put a new item",
+            ))
+        }
+        (Tag::None, _) => false,
+        (t, Step::Index(_)) => return Err(not_a(parent, t, "list")),
+        (t, _) => return Err(not_a(parent, t, "map or set")),
+    };
+    if removed {
+        Ok(())
+    } else {
+        Err(not_found(steps))
+    }
+}

@@ -1,0 +1,112 @@
+//! Opening files, choosing what a command reads, and running transactions.
+
+use crate::error::{CliError, Result};
+use std::path::Path;
+use xitdb::storage::{FileStorage, Storage};
+use xitdb::{Cursor, Database, Tag, Transaction};
+
+/// A database file.
+pub type Db = Database<FileStorage>;
+
+fn check_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(CliError::new("is a directory").in_file(path)),
+        Ok(_) => Ok(()),
+        Err(e) => Err(CliError::from(e).in_file(path)),
+    }
+}
+
+/// Opens an existing file read-only (no lock).
+pub fn open_read(path: &Path) -> Result<Db> {
+    check_file(path)?;
+    Database::open_read_only(path).map_err(|e| CliError::from(e).in_file(path))
+}
+
+/// Opens a file for writing, taking the writer lock. With `create`, a
+/// missing file becomes a new, empty database.
+pub fn open_write(path: &Path, create: bool) -> Result<Db> {
+    if !create || path.exists() {
+        check_file(path)?;
+        // an existing empty file is not a database (the library would
+        // write a header into it)
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(CliError::from(xitdb::Error::TooShort { len: 0 }).in_file(path));
+        }
+    }
+    Database::open(path).map_err(|e| CliError::from(e).in_file(path))
+}
+
+/// True for a database whose root is a history of moments (or that is
+/// still empty).
+pub fn has_history(db: &Db) -> bool {
+    matches!(db.header().tag, Tag::ArrayList | Tag::None)
+}
+
+/// What read commands look at: moment `moment` (default: the newest), or
+/// the root map of a database without a history. `None` when there is
+/// nothing yet (no moments).
+pub fn view(db: &Db, moment: Option<i64>) -> Result<Option<Cursor<'_>>> {
+    if !has_history(db) {
+        if moment.is_some() {
+            return Err(CliError::new(format!(
+                "this database has no history of moments (its root is a {}), so --moment does not apply",
+                db.header().tag
+            )));
+        }
+        return Ok(Some(db.root()));
+    }
+    let n = db.moment_count()?;
+    match moment {
+        None if n == 0 => Ok(None),
+        None => Ok(Some(db.moment(-1)?)),
+        Some(m) => Ok(Some(db.moment(m)?)),
+    }
+}
+
+/// Fails unless the database has a history (for log and diff).
+pub fn need_history(db: &Db, what: &str) -> Result<()> {
+    if has_history(db) {
+        Ok(())
+    } else {
+        Err(CliError::new(format!(
+            "this database has no history of moments (its root is a {}), so {what} does not apply",
+            db.header().tag
+        )))
+    }
+}
+
+/// The committed length: the history header's `file_size` (bytes past it
+/// belong to an unfinished transaction), else the file length.
+pub fn committed_len(db: &Db) -> Result<u64> {
+    if db.header().tag != Tag::ArrayList {
+        return Ok(db.len());
+    }
+    let mut raw = [0u8; 24];
+    db.storage()
+        .read_at(xitdb::format::DATABASE_START, &mut raw)?;
+    let top = xitdb::format::TopHeader::decode(raw);
+    Ok(if top.file_size == 0 {
+        db.len()
+    } else {
+        top.file_size
+    })
+}
+
+/// Runs `f` as one transaction: a new moment for a history (or an empty
+/// database), a new root for a database whose root is a map.
+pub fn transact<T>(db: &mut Db, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+    if has_history(db) {
+        db.transact(f)
+    } else {
+        db.transact_root(f)
+    }
+}
+
+/// The hasher's name: its 4-byte id as text when printable, else hex.
+pub fn hash_id_text(id: [u8; 4]) -> String {
+    if id.iter().all(|b| b.is_ascii_graphic()) {
+        id.iter().map(|&b| b as char).collect()
+    } else {
+        crate::path::hex(&id)
+    }
+}
