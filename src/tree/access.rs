@@ -83,16 +83,6 @@ impl<'r> Src<'r> {
             .or_else(|| in_region(self.tail, pos.checked_sub(self.tail_start)?))
     }
 
-    /// Starts loading the byte at `pos` into the cache, when it is directly
-    /// readable, without waiting for it: loads issued back to back overlap,
-    /// so touching the records a loop will visit next hides their latency.
-    #[inline]
-    pub fn touch(&self, pos: u64) {
-        if let Some(b) = self.direct_slice(pos, 1) {
-            std::hint::black_box(b.first());
-        }
-    }
-
     /// Reads `N` bytes at `pos`.
     #[inline]
     pub fn array<const N: usize>(&self, pos: u64) -> Result<[u8; N]> {

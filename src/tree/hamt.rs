@@ -100,7 +100,7 @@ impl Hamt {
     /// Iterates over the map's records in trie order.
     pub fn iter<'r>(&self, src: Src<'r>) -> HamtIter<'r> {
         let mut stack = Vec::with_capacity(8);
-        stack.push((self.block, 0u8));
+        stack.push(Frame::new(self.block));
         HamtIter {
             budget: src.len() / BLOCK_LEN + 1,
             max_depth: 2 * src.hasher.size(),
@@ -255,26 +255,53 @@ impl Hamt {
 /// Depth-first iteration over a trie's records.
 pub(crate) struct HamtIter<'r> {
     src: Src<'r>,
-    stack: Vec<(u64, u8)>,
+    stack: Vec<Frame>,
     /// Blocks that may still be entered: a well-formed map has no more
     /// blocks than the storage can hold, so this stops hostile cycles.
     budget: u64,
     max_depth: usize,
 }
 
+/// A block being iterated: its bytes are read once, on first visit.
+struct Frame {
+    block: u64,
+    raw: Option<[u8; BLOCK_LEN as usize]>,
+    next: usize,
+}
+
+impl Frame {
+    fn new(block: u64) -> Self {
+        Frame {
+            block,
+            raw: None,
+            next: 0,
+        }
+    }
+}
+
 impl HamtIter<'_> {
     fn step(&mut self) -> Result<Option<Kv>> {
         while let Some(top) = self.stack.last_mut() {
-            let (block, i) = *top;
-            if i as usize >= BLOCK_SLOTS {
+            let raw = match &top.raw {
+                Some(raw) => raw,
+                None => top
+                    .raw
+                    .insert(self.src.array::<{ BLOCK_LEN as usize }>(top.block)?),
+            };
+            // skip never-written slots (a zero tag byte) without decoding
+            let mut i = top.next;
+            while raw.get(i * SLOT_LEN as usize) == Some(&0) {
+                i += 1;
+            }
+            let Some(bytes) = raw.get(i * SLOT_LEN as usize..(i + 1) * SLOT_LEN as usize) else {
                 self.stack.pop();
                 continue;
-            }
-            top.1 += 1;
-            if i == 0 {
-                self.touch_records(block);
-            }
-            let slot = self.src.block_slot(block, i as usize)?;
+            };
+            top.next = i + 1;
+            let mut b = [0u8; SLOT_LEN as usize];
+            b.copy_from_slice(bytes);
+            let block = top.block;
+            let slot = Slot::decode(b, block + SLOT_LEN * i as u64)?;
             match slot.tag {
                 Tag::None => {}
                 Tag::Index => {
@@ -285,7 +312,7 @@ impl HamtIter<'_> {
                         return Err(Error::TooDeep { pos: slot.value });
                     }
                     self.budget -= 1;
-                    self.stack.push((slot.value, 0));
+                    self.stack.push(Frame::new(slot.value));
                 }
                 Tag::KvPair => {
                     return Ok(Some(Kv {
@@ -297,28 +324,6 @@ impl HamtIter<'_> {
             }
         }
         Ok(None)
-    }
-}
-
-impl HamtIter<'_> {
-    /// Starts loading the value slots of the records a block points at, all
-    /// at once: records lie scattered in storage (in insertion order, not
-    /// trie order), and waiting for them one by one dominates iteration.
-    fn touch_records(&self, block: u64) {
-        let Ok(raw) = self.src.array::<{ BLOCK_LEN as usize }>(block) else {
-            return;
-        };
-        let value_offset = self.src.hasher.size() as u64 + SLOT_LEN;
-        for s in raw.chunks_exact(SLOT_LEN as usize) {
-            if let (Some(&t), Some(v)) = (s.first(), s.get(1..9)) {
-                if t & 0x7F == Tag::KvPair as u8 {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(v);
-                    self.src
-                        .touch(u64::from_be_bytes(b).saturating_add(value_offset));
-                }
-            }
-        }
     }
 }
 

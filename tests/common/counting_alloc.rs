@@ -1,6 +1,7 @@
-//! A global allocator that records the largest single allocation made on
-//! each thread, for tests that bound what hostile bytes can make us allocate.
-//! Included by the test binaries that need it with `#[path]`.
+//! A global allocator that records, per thread, the largest single
+//! allocation and the number of allocations made: for tests that bound what
+//! hostile bytes can make us allocate, and for tests that reads allocate
+//! nothing. Included by the test binaries that need it with `#[path]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -9,10 +10,12 @@ struct Counting;
 
 thread_local! {
     static LARGEST: Cell<usize> = const { Cell::new(0) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note(size: usize) {
     let _ = LARGEST.try_with(|c| c.set(c.get().max(size)));
+    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
@@ -42,8 +45,18 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Runs `f`; returns its result and the number of allocations (and
+/// reallocations) it made on this thread.
+#[allow(dead_code)]
+pub fn allocation_count<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    COUNT.with(|c| c.set(0));
+    let out = f();
+    (out, COUNT.with(|c| c.get()))
+}
+
 /// Runs `f`; returns its result and the largest single allocation it made
 /// on this thread.
+#[allow(dead_code)]
 pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LARGEST.with(|c| c.set(0));
     let out = f();
