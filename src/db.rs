@@ -499,14 +499,20 @@ impl<S: Storage> Database<S> {
                 .slot(history.slot_pos(&core.src(), history.size - 1)?)?
         };
         let leaf = history.push_slot(&mut core, false, false)?;
-        core.write_at(leaf, &prev.encode())?;
+        // The new moment's root starts as the previous one's and is kept in
+        // memory while the callback runs (opening it as a map repoints it,
+        // nested writes may again): the history slot is written once, here
+        // at the end, which saves in-place writes into an old block.
+        core.st.root = prev;
         let mut tx = Transaction {
             store: core.store,
             st: core.st,
-            root: SlotPos::Disk(leaf),
+            root: SlotPos::Root,
             history: Some(committed),
         };
         let value = f(&mut tx)?;
+        let root = tx.st.root;
+        tx.core().write_at(leaf, &root.encode())?;
         Ok((value, history))
     }
 

@@ -127,8 +127,9 @@ impl ArrayList {
     ///
     /// With `cow` false the tree is changed in place (the history, whose
     /// new slots lie past its committed size and so are invisible until the
-    /// header is rewritten). The header itself is written only if
-    /// `write_header` is set.
+    /// header is rewritten), and the new slot is left for the caller to
+    /// write (the history writes it once, at commit). The header itself is
+    /// written only if `write_header` is set.
     pub fn push_slot(
         &mut self,
         core: &mut TxCore<'_>,
@@ -174,7 +175,9 @@ impl ArrayList {
             self.write_header(core)?;
         }
         let leaf = block + SLOT_LEN * (k & 0xF);
-        core.write_at(leaf, &Slot::EMPTY.encode())?;
+        if cow {
+            core.write_at(leaf, &Slot::EMPTY.encode())?;
+        }
         Ok(leaf)
     }
 
