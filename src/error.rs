@@ -141,7 +141,7 @@ pub enum Error {
     },
 
     /// `count` on a structure that does not store one.
-    #[error("a {0} does not store a count")]
+    #[error("{0} does not store a count")]
     NotCounted(Tag),
 
     /// The database was opened read-only.
@@ -160,7 +160,7 @@ pub enum Error {
     },
 
     /// A value kind that cannot be the database root.
-    #[error("a {0} cannot be the database root")]
+    #[error("{0} cannot be the database root (only array_list, a map or a set can)")]
     InvalidRoot(Tag),
 
     /// The maximum tree depth of the format was exceeded.
