@@ -44,7 +44,7 @@
 //!
 //! Data flows one way: the public API ([`Database`], [`Transaction`],
 //! cursors and views) → the structures (`tree`: HAMT, radix list, RRB list,
-//! sharing one copy-on-write rule) → the byte format ([`format`]) → the
+//! sharing one copy-on-write rule) → the byte format ([`format`](mod@format)) → the
 //! storage backends ([`storage`]).
 
 #![deny(missing_docs)]

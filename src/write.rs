@@ -4,6 +4,7 @@ use crate::bytes_io::BytesWriter;
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::format::{Slot, Tag};
+use crate::hash::Hasher;
 use crate::list::{LinkedListMut, ListMut};
 use crate::map::{MapMut, SetMut};
 use crate::tree::access::{SlotPos, TxCore};
@@ -28,6 +29,11 @@ impl<'t> WriteCursor<'t> {
     /// A shorter-lived cursor on the same slot.
     pub fn reborrow(&mut self) -> WriteCursor<'_> {
         WriteCursor::new(self.core.reborrow(), self.pos)
+    }
+
+    /// The hasher of the database this cursor writes into.
+    pub(crate) fn hasher(&self) -> Hasher {
+        self.core.st.hasher
     }
 
     /// The slot as it stands.

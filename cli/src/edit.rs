@@ -2,14 +2,16 @@
 
 use crate::error::{CliError, Result};
 use crate::path::{display, Step};
-use crate::value::{self, Val};
+use crate::value;
+use serde_json::Value as Json;
 use xitdb::{Cursor, Error, Tag, Transaction, WriteCursor};
 
 /// A change to make: what `put` and `remove` do, and what the shell stages.
 #[derive(Debug, Clone)]
 pub enum Op {
-    /// Write a value at a path (creating missing maps on the way).
-    Put(Vec<Step>, Val),
+    /// Write a value, in the canonical JSON form, at a path (creating
+    /// missing maps on the way).
+    Put(Vec<Step>, Json),
     /// Remove a map entry, set member or list item.
     Remove(Vec<Step>),
 }
@@ -95,14 +97,13 @@ fn missing(parent: &Cursor<'_>, s: &Step, at: &[Step]) -> CliError {
 
 /// Makes a change inside a transaction.
 pub fn apply(tx: &mut Transaction<'_>, op: &Op) -> Result<()> {
-    let hasher = tx.hasher();
     match op {
         Op::Put(steps, v) => {
             let Some((last, parent)) = steps.split_last() else {
-                return Ok(value::write(tx.root(), v, &hasher)?);
+                return value::write(tx.root(), v);
             };
             let cur = walk(tx.root(), parent, true)?;
-            put_last(cur, last, steps, v, &hasher)
+            put_last(cur, last, steps, v)
         }
         Op::Remove(steps) => {
             let Some((last, parent)) = steps.split_last() else {
@@ -200,17 +201,11 @@ fn append_cursor<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<Writ
 }
 
 /// Writes `v` at the last step of a put, below `cur`.
-fn put_last(
-    cur: WriteCursor<'_>,
-    last: &Step,
-    steps: &[Step],
-    v: &Val,
-    hasher: &xitdb::Hasher,
-) -> Result<()> {
+fn put_last(cur: WriteCursor<'_>, last: &Step, steps: &[Step], v: &Json) -> Result<()> {
     let parent = &steps[..steps.len() - 1];
     let tag = cur.slot()?.tag;
     if matches!(tag, Tag::HashSet | Tag::CountedHashSet) {
-        if *v != Val::Null {
+        if !v.is_null() {
             return Err(CliError::new(format!(
                 "{} is {}: add a member with `put {} null`",
                 display(parent),
@@ -240,7 +235,7 @@ fn put_last(
         Step::Index(n) => index_cursor(cur, tag, *n, steps)?,
         Step::Append => append_cursor(cur, tag, parent)?,
     };
-    Ok(value::write(target, v, hasher)?)
+    value::write(target, v)
 }
 
 /// Removes the entry, member or item at the last step, below `cur`.

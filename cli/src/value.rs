@@ -6,9 +6,10 @@
 //! `{"bytes":"00ff","format_tag":"6a73"}`, `{"hash_set":[]}`, ...). What
 //! `get` prints, `put` reads back.
 
-use crate::path::{hex, json_string, unhex};
+use crate::error::{CliError, Result};
+use crate::path::{hex, json_string};
 use serde_json::{Map, Value as Json};
-use xitdb::{Cursor, FormatTag, Hasher, Tag, ValueRef, WriteCursor};
+use xitdb::{Cursor, FormatTag, Tag, ValueRef, WriteCursor};
 
 /// The syntax, for help texts.
 pub const HELP: &str = "\
@@ -29,48 +30,9 @@ VALUE syntax (JSON; quote it for your shell):
   (map and set entries may give a \"hash\" in hex; without one the key is
   hashed). Booleans and other JSON objects are not xitdb values.";
 
-/// A value to write, checked before any transaction starts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Val {
-    /// An explicit none.
-    Null,
-    /// An unsigned integer.
-    Uint(u64),
-    /// A signed integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// Bytes with an optional format tag.
-    Bytes(Vec<u8>, Option<FormatTag>),
-    /// An ArrayList (`linked`: a LinkedArrayList) of items.
-    List {
-        /// A LinkedArrayList rather than an ArrayList.
-        linked: bool,
-        /// The items.
-        items: Vec<Val>,
-    },
-    /// A map or set of one of the four HAMT kinds.
-    Map {
-        /// hash_map, counted_hash_map, hash_set or counted_hash_set.
-        kind: Tag,
-        /// The entries (values are ignored for sets).
-        entries: Vec<Entry>,
-    },
-}
-
-/// One entry of a map or set to write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// The raw key hash, when given; otherwise the key is hashed.
-    pub hash: Option<Vec<u8>>,
-    /// The key (bytes, or null when a hash is given).
-    pub key: Val,
-    /// The value (null for sets).
-    pub value: Val,
-}
-
-/// Parses a VALUE argument.
-pub fn parse(text: &str) -> Result<Val, String> {
+/// Parses a VALUE argument into the canonical JSON form that
+/// [`write`] (the library's [`xitdb::json::write_json_value`]) reads.
+pub fn parse(text: &str) -> Result<Json, String> {
     let t = text.trim();
     let json: Json = serde_json::from_str(t).map_err(|e| {
         let hint = if t.starts_with('"') || t.starts_with('{') || t.starts_with('[') {
@@ -89,215 +51,101 @@ pub fn parse(text: &str) -> Result<Val, String> {
             ));
         }
     }
-    from_json(&json)
-}
-
-fn from_json(j: &Json) -> Result<Val, String> {
-    Ok(match j {
-        Json::Null => Val::Null,
-        Json::Bool(b) => {
-            return Err(format!(
-                "{b} is not an xitdb value (write 1 or 0, or the text \"{b}\")"
-            ))
-        }
-        Json::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Val::Uint(u)
-            } else if let Some(i) = n.as_i64() {
-                Val::Int(i)
-            } else {
-                Val::Float(n.as_f64().ok_or_else(|| format!("bad number {n}"))?)
-            }
-        }
-        Json::String(s) => Val::Bytes(s.as_bytes().to_vec(), None),
-        Json::Array(items) => Val::List {
-            linked: false,
-            items: items.iter().map(from_json).collect::<Result<_, _>>()?,
-        },
-        Json::Object(o) if o.is_empty() => Val::Map {
-            kind: Tag::HashMap,
-            entries: vec![],
-        },
-        Json::Object(o) => canonical(o)?,
-    })
+    canonical(&json)
 }
 
 const NOT_CANONICAL: &str = "a JSON object must be {} (an empty hash_map) or a canonical value \
      such as {\"int\":5} or {\"hash_map\":[{\"key\":\"k\",\"value\":1}]}";
 
-fn canonical(o: &Map<String, Json>) -> Result<Val, String> {
-    let (kind, body) = match o.iter().find(|(k, _)| k.as_str() != "format_tag") {
-        Some((k, v)) => (k.as_str(), v),
-        None => return Err(NOT_CANONICAL.into()),
-    };
-    let extra = o.len() > 1 && !(kind == "bytes" && o.len() == 2 && o.contains_key("format_tag"));
-    if extra {
-        return Err(format!("{NOT_CANONICAL} (this one has {} keys)", o.len()));
-    }
-    let num = |what: &str| format!("{{\"{kind}\":...}} needs {what}, found {body}");
-    Ok(match kind {
-        "uint" => Val::Uint(body.as_u64().ok_or_else(|| num("an integer 0..2^64-1"))?),
-        "int" => Val::Int(
-            body.as_i64()
-                .ok_or_else(|| num("an integer -2^63..2^63-1"))?,
-        ),
-        "float" => Val::Float(match body {
-            Json::String(s) if s == "NaN" => f64::NAN,
-            Json::String(s) if s == "Infinity" => f64::INFINITY,
-            Json::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-            b => b
-                .as_f64()
-                .ok_or_else(|| num("a number, \"NaN\", \"Infinity\" or \"-Infinity\""))?,
-        }),
-        "bytes" => {
-            let data = body
-                .as_str()
-                .ok_or_else(|| num("a hex string"))
-                .and_then(|h| unhex(h).map_err(|e| format!("bytes: {e}")))?;
-            let tag = match o.get("format_tag") {
-                None => None,
-                Some(t) => {
-                    let t = t
-                        .as_str()
-                        .ok_or("format_tag must be a hex string".to_string())
-                        .and_then(|h| unhex(h).map_err(|e| format!("format_tag: {e}")))?;
-                    Some(<[u8; 2]>::try_from(t).map_err(|_| "format_tag must be 2 bytes")?)
-                }
+/// Translates the shorthand (see [`HELP`]) into the canonical form, also
+/// inside list items and entry keys and values. Canonical scalars pass as
+/// they are; the library checks them when writing.
+fn canonical(j: &Json) -> Result<Json, String> {
+    let one = |kind: &str, body: Json| Json::Object(Map::from_iter([(kind.to_string(), body)]));
+    Ok(match j {
+        Json::Null => Json::Null,
+        Json::Bool(b) => {
+            return Err(format!(
+                "{b} is not an xitdb value (write 1 or 0, or the text \"{b}\")"
+            ))
+        }
+        Json::Number(n) if n.is_u64() => one("uint", j.clone()),
+        Json::Number(n) if n.is_i64() => one("int", j.clone()),
+        Json::Number(_) => one("float", j.clone()),
+        Json::String(s) => one("bytes", Json::String(hex(s.as_bytes()))),
+        Json::Array(items) => one("array_list", list(items)?),
+        Json::Object(o) if o.is_empty() => one("hash_map", Json::Array(vec![])),
+        Json::Object(o) => {
+            let Some((kind, body)) = o.iter().find(|(k, _)| k.as_str() != "format_tag") else {
+                return Err(NOT_CANONICAL.into());
             };
-            Val::Bytes(data, tag)
-        }
-        "array_list" | "linked_array_list" => Val::List {
-            linked: kind == "linked_array_list",
-            items: body
-                .as_array()
-                .ok_or_else(|| num("an array of values"))?
-                .iter()
-                .map(from_json)
-                .collect::<Result<_, _>>()?,
-        },
-        "hash_map" | "counted_hash_map" | "hash_set" | "counted_hash_set" => {
-            let kind_tag = Tag::from_name(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
-            let list = match body {
-                Json::Object(b) if kind.starts_with("counted") => b.get("entries"),
-                b => Some(b),
+            let extra =
+                o.len() > 1 && !(kind == "bytes" && o.len() == 2 && o.contains_key("format_tag"));
+            if extra {
+                return Err(format!("{NOT_CANONICAL} (this one has {} keys)", o.len()));
             }
-            .and_then(|l| l.as_array())
-            .ok_or_else(|| num("an array of entries"))?;
-            let is_set = kind.ends_with("set");
-            let entries = list
-                .iter()
-                .map(|e| entry(e, is_set))
-                .collect::<Result<_, _>>()?;
-            Val::Map {
-                kind: kind_tag,
-                entries,
+            let needs = |what: &str| format!("{{\"{kind}\":...}} needs {what}, found {body}");
+            match kind.as_str() {
+                "uint" | "int" | "float" | "bytes" => j.clone(),
+                "array_list" | "linked_array_list" => one(
+                    kind,
+                    list(body.as_array().ok_or_else(|| needs("an array of values"))?)?,
+                ),
+                "hash_map" | "counted_hash_map" | "hash_set" | "counted_hash_set" => {
+                    let counted = kind.starts_with("counted");
+                    let entries = match body {
+                        Json::Object(b) if counted => b.get("entries"),
+                        b => Some(b),
+                    }
+                    .and_then(Json::as_array)
+                    .ok_or_else(|| needs("an array of entries"))?
+                    .iter()
+                    .map(entry)
+                    .collect::<Result<Vec<_>, _>>()?;
+                    let entries = Json::Array(entries);
+                    one(
+                        kind,
+                        if counted {
+                            one("entries", entries)
+                        } else {
+                            entries
+                        },
+                    )
+                }
+                other => return Err(format!("unknown value kind {other:?}: {NOT_CANONICAL}")),
             }
         }
-        other => return Err(format!("unknown value kind {other:?}: {NOT_CANONICAL}")),
     })
 }
 
-fn entry(e: &Json, is_set: bool) -> Result<Entry, String> {
-    let o = e
-        .as_object()
-        .ok_or_else(|| format!("an entry must be an object with a \"key\", found {e}"))?;
-    let hash = match o.get("hash") {
-        None => None,
-        Some(h) => Some(
-            h.as_str()
-                .ok_or("an entry's hash must be a hex string".to_string())
-                .and_then(|h| unhex(h).map_err(|e| format!("hash: {e}")))?,
-        ),
-    };
-    let key = from_json(o.get("key").unwrap_or(&Json::Null))?;
-    if hash.is_none() && !matches!(key, Val::Bytes(..)) {
-        return Err(format!(
-            "an entry without a \"hash\" needs bytes as its \"key\", found {}",
-            o.get("key").unwrap_or(&Json::Null)
-        ));
-    }
-    let value = match o.get("value") {
-        Some(v) if is_set && !v.is_null() => {
-            return Err("set members have no \"value\"".into());
-        }
-        Some(v) => from_json(v)?,
-        None => Val::Null,
-    };
-    if let Some(k) = o
-        .keys()
-        .find(|k| !matches!(k.as_str(), "hash" | "key" | "value"))
-    {
-        return Err(format!("unknown entry field {k:?}"));
-    }
-    Ok(Entry { hash, key, value })
+fn list(items: &[Json]) -> Result<Json, String> {
+    Ok(Json::Array(
+        items.iter().map(canonical).collect::<Result<_, _>>()?,
+    ))
 }
 
-/// Writes `v` at `cur`, replacing what was there. Structures are new
-/// (an existing map is not merged into).
-pub fn write(mut cur: WriteCursor<'_>, v: &Val, hasher: &Hasher) -> xitdb::Result<()> {
-    use xitdb::Value;
-    match v {
-        Val::Null => cur.write(()),
-        Val::Uint(n) => cur.write(*n),
-        Val::Int(n) => cur.write(*n),
-        Val::Float(x) => cur.write(*x),
-        Val::Bytes(b, tag) => cur.write(Value::Bytes(b, *tag)),
-        Val::List { linked, items } => {
-            cur.write(())?;
-            if *linked {
-                let mut list = cur.linked_array_list()?;
-                for item in items {
-                    write(list.append_cursor()?, item, hasher)?;
-                }
-            } else {
-                let mut list = cur.array_list()?;
-                for item in items {
-                    write(list.append_cursor()?, item, hasher)?;
-                }
-            }
-            Ok(())
-        }
-        Val::Map { kind, entries } => {
-            cur.write(())?;
-            let hash_of = |e: &Entry| -> xitdb::Result<Vec<u8>> {
-                match (&e.hash, &e.key) {
-                    (Some(h), _) => Ok(h.clone()),
-                    (None, Val::Bytes(k, _)) => Ok(hasher.hash(k)?.to_vec()),
-                    (None, _) => Err(xitdb::Error::InvalidArgument(
-                        "an entry needs a key or hash",
-                    )),
-                }
-            };
-            match kind {
-                Tag::HashSet | Tag::CountedHashSet => {
-                    let mut set = if *kind == Tag::HashSet {
-                        cur.hash_set()?
-                    } else {
-                        cur.counted_hash_set()?
-                    };
-                    for e in entries {
-                        let h = hash_of(e)?;
-                        let mut en = set.entry_by_hash(&h)?;
-                        write(en.key(), &e.key, hasher)?;
-                    }
-                }
-                _ => {
-                    let mut map = if *kind == Tag::CountedHashMap {
-                        cur.counted_hash_map()?
-                    } else {
-                        cur.hash_map()?
-                    };
-                    for e in entries {
-                        let h = hash_of(e)?;
-                        let mut en = map.entry_by_hash(&h)?;
-                        write(en.key(), &e.key, hasher)?;
-                        write(en.value(), &e.value, hasher)?;
-                    }
-                }
-            }
-            Ok(())
+/// An entry with its key and value translated (other fields are left to
+/// the library to check).
+fn entry(e: &Json) -> Result<Json, String> {
+    let mut o = e
+        .as_object()
+        .ok_or_else(|| format!("an entry must be an object with a \"key\", found {e}"))?
+        .clone();
+    for field in ["key", "value"] {
+        if let Some(v) = o.get_mut(field) {
+            *v = canonical(v)?;
         }
     }
+    Ok(Json::Object(o))
+}
+
+/// Writes the canonical value `v` (from [`parse`]) at `cur`, replacing
+/// what was there. Structures are new (an existing map is not merged into).
+pub fn write(cur: WriteCursor<'_>, v: &Json) -> Result<()> {
+    xitdb::json::write_json_value(cur, v).map_err(|e| match e {
+        xitdb::Error::Json(m) => CliError::new(format!("bad value: {m}")),
+        e => e.into(),
+    })
 }
 
 /// A kind's name as users read it (`null` for none, `bytes` for short bytes).
@@ -488,57 +336,107 @@ pub fn pretty(json: &str) -> String {
 mod tests {
     use super::*;
 
+    fn j(text: &str) -> Json {
+        serde_json::from_str(text).unwrap()
+    }
+
     #[test]
     fn shorthand_scalars() {
-        assert_eq!(parse("42").unwrap(), Val::Uint(42));
-        assert_eq!(parse("-3").unwrap(), Val::Int(-3));
-        assert_eq!(parse("1.5").unwrap(), Val::Float(1.5));
-        assert_eq!(parse("2e3").unwrap(), Val::Float(2000.0));
-        assert_eq!(parse("\"hi\"").unwrap(), Val::Bytes(b"hi".to_vec(), None));
-        assert_eq!(parse("null").unwrap(), Val::Null);
-        assert_eq!(parse("18446744073709551615").unwrap(), Val::Uint(u64::MAX));
-        assert_eq!(parse("-9223372036854775808").unwrap(), Val::Int(i64::MIN));
+        assert_eq!(parse("42").unwrap(), j(r#"{"uint":42}"#));
+        assert_eq!(parse("-3").unwrap(), j(r#"{"int":-3}"#));
+        assert_eq!(parse("1.5").unwrap(), j(r#"{"float":1.5}"#));
+        assert_eq!(parse("2e3").unwrap(), j(r#"{"float":2000.0}"#));
+        assert_eq!(parse("\"hi\"").unwrap(), j(r#"{"bytes":"6869"}"#));
+        assert_eq!(parse("null").unwrap(), Json::Null);
+        assert_eq!(
+            parse("18446744073709551615").unwrap(),
+            j(r#"{"uint":18446744073709551615}"#)
+        );
+        assert_eq!(
+            parse("-9223372036854775808").unwrap(),
+            j(r#"{"int":-9223372036854775808}"#)
+        );
         assert!(parse("18446744073709551616").is_err());
         assert!(parse("-9223372036854775809").is_err());
-        assert!(parse("true").is_err());
+        assert!(parse("true").unwrap_err().contains("not an xitdb value"));
         assert!(parse("hello").unwrap_err().contains("JSON string"));
     }
 
     #[test]
     fn structures_and_canonical_forms() {
+        assert_eq!(parse("{}").unwrap(), j(r#"{"hash_map":[]}"#));
+        assert_eq!(parse("[]").unwrap(), j(r#"{"array_list":[]}"#));
         assert_eq!(
-            parse("{}").unwrap(),
-            Val::Map {
-                kind: Tag::HashMap,
-                entries: vec![]
-            }
+            parse(r#"[1,"a",[-2]]"#).unwrap(),
+            j(r#"{"array_list":[{"uint":1},{"bytes":"61"},{"array_list":[{"int":-2}]}]}"#)
+        );
+        for canon in [
+            r#"{"int":5}"#,
+            r#"{"uint":5}"#,
+            r#"{"float":2}"#,
+            r#"{"float":"NaN"}"#,
+            r#"{"bytes":"00ff","format_tag":"6a73"}"#,
+        ] {
+            assert_eq!(parse(canon).unwrap(), j(canon));
+        }
+        assert_eq!(
+            parse(r#"{"counted_hash_map":{"count":0,"entries":[]}}"#).unwrap(),
+            j(r#"{"counted_hash_map":{"entries":[]}}"#)
         );
         assert_eq!(
-            parse("[]").unwrap(),
-            Val::List {
-                linked: false,
-                items: vec![]
-            }
-        );
-        assert_eq!(parse("{\"int\":5}").unwrap(), Val::Int(5));
-        assert_eq!(parse("{\"uint\":5}").unwrap(), Val::Uint(5));
-        assert_eq!(parse("{\"float\":2}").unwrap(), Val::Float(2.0));
-        assert!(matches!(parse("{\"float\":\"NaN\"}").unwrap(), Val::Float(x) if x.is_nan()));
-        assert_eq!(
-            parse("{\"bytes\":\"00ff\",\"format_tag\":\"6a73\"}").unwrap(),
-            Val::Bytes(vec![0, 255], Some(*b"js"))
+            parse(r#"{"counted_hash_set":[]}"#).unwrap(),
+            j(r#"{"counted_hash_set":{"entries":[]}}"#)
         );
         assert_eq!(
-            parse("{\"counted_hash_map\":{\"count\":0,\"entries\":[]}}").unwrap(),
-            Val::Map {
-                kind: Tag::CountedHashMap,
-                entries: vec![]
-            }
+            parse(r#"{"hash_map":[{"key":"k","value":1}]}"#).unwrap(),
+            j(r#"{"hash_map":[{"key":{"bytes":"6b"},"value":{"uint":1}}]}"#)
         );
-        assert!(parse("{\"name\":\"x\"}").is_err());
-        assert!(parse("{\"int\":5,\"uint\":3}").is_err());
-        assert!(parse("{\"hash_map\":[{\"key\":5,\"value\":1}]}").is_err());
-        assert!(parse("{\"hash_set\":[{\"key\":\"a\",\"value\":1}]}").is_err());
+        assert_eq!(
+            parse(r#"{"linked_array_list":[1,2]}"#).unwrap(),
+            j(r#"{"linked_array_list":[{"uint":1},{"uint":2}]}"#)
+        );
+        assert!(parse(r#"{"name":"x"}"#).is_err());
+        assert!(parse(r#"{"int":5,"uint":3}"#).is_err());
+        assert!(parse(r#"{"array_list":5}"#).is_err());
+        assert!(parse(r#"{"hash_map":[5]}"#).is_err());
+        assert!(parse(r#"{"hash_map":[{"key":true}]}"#).is_err());
+    }
+
+    /// Writes `text` (through `parse`) into a fresh database and dumps it.
+    fn roundtrip(text: &str) -> std::result::Result<String, String> {
+        let v = parse(text)?;
+        let mut db = xitdb::Database::open_storage(
+            xitdb::storage::MemoryStorage::new(),
+            xitdb::Options::default(),
+        )
+        .unwrap();
+        let mut out = String::new();
+        db.transact(|tx| -> Result<()> {
+            write(tx.root(), &v)?;
+            out = full(&tx.root().read()?)?;
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    #[test]
+    fn written_through_the_library() {
+        assert_eq!(roundtrip("42").unwrap(), "42");
+        assert_eq!(roundtrip("{\"int\":5}").unwrap(), "{\"int\":5}");
+        assert_eq!(
+            roundtrip("[1,\"a\"]").unwrap(),
+            "{\"array_list\":[{\"uint\":1},{\"bytes\":\"61\"}]}"
+        );
+        let m = roundtrip("{\"hash_set\":[{\"key\":\"a\"}]}").unwrap();
+        assert!(m.starts_with("{\"hash_set\":[{\"hash\":\""), "{m}");
+        let e = roundtrip("{\"hash_map\":[{\"key\":5,\"value\":1}]}").unwrap_err();
+        assert!(e.contains("needs bytes"), "{e}");
+        let e = roundtrip("{\"hash_set\":[{\"key\":\"a\",\"value\":1}]}").unwrap_err();
+        assert!(e.contains("no \"value\""), "{e}");
+        let e = roundtrip("{\"uint\":-1}").unwrap_err();
+        assert!(e.contains("bad value"), "{e}");
+        assert!(roundtrip("{\"bytes\":\"0\"}").is_err());
     }
 
     #[test]

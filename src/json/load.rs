@@ -3,11 +3,11 @@
 use crate::db::{Database, Options};
 use crate::error::{Error, Result};
 use crate::format::Tag;
-use crate::hash::HashKind;
+use crate::hash::{HashKind, Hasher};
 use crate::storage::Storage;
 use crate::value::Value;
 use crate::write::WriteCursor;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::Json(msg.into())
@@ -70,23 +70,16 @@ fn field<'a>(v: &'a Json, name: &str) -> Result<&'a Json> {
         .ok_or_else(|| bad(format!("missing field {name}")))
 }
 
-fn single(obj: &Map<String, Json>) -> Result<(&str, &Json)> {
-    obj.iter()
-        .next()
-        .map(|(k, v)| (k.as_str(), v))
-        .ok_or_else(|| bad("empty value object"))
-}
-
 fn unhex(s: &str) -> Result<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
-        return Err(bad("odd-length hex"));
+        return Err(bad(format!("{s:?} has an odd number of hex digits")));
     }
     (0..s.len())
         .step_by(2)
         .map(|i| {
             s.get(i..i + 2)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| bad("bad hex"))
+                .ok_or_else(|| bad(format!("{s:?} is not hex")))
         })
         .collect()
 }
@@ -103,87 +96,259 @@ fn float(v: &Json) -> Result<f64> {
     }
 }
 
+/// Writes one value given in the canonical JSON form at `cursor`,
+/// replacing what is there.
+///
+/// The form is the one [`crate::json::dump_value`] prints for a value:
+/// `null`, `{"uint":N}`, `{"int":N}`, `{"float":X}` (or `"NaN"`,
+/// `"Infinity"`, `"-Infinity"`), `{"bytes":"HEX"}` with an optional
+/// `"format_tag":"HEX"` (2 bytes), `{"array_list":[VALUE,...]}`,
+/// `{"linked_array_list":[VALUE,...]}`, `{"hash_map":[ENTRY,...]}`,
+/// `{"hash_set":[ENTRY,...]}`, and `{"counted_hash_map":{"count":N,
+/// "entries":[ENTRY,...]}}` / `{"counted_hash_set":{...}}` (the count is
+/// not checked). An ENTRY is `{"hash":"HEX","key":VALUE,"value":VALUE}`;
+/// set members have no `"value"`.
+///
+/// Structures are created fresh: an existing structure at `cursor` is
+/// replaced, not merged into. Entries are inserted by their hashes, so a
+/// dump reproduces them exactly. Beyond what the dump prints, this reader
+/// accepts:
+///
+/// - entries without a `"hash"`: the key is then required and must be
+///   bytes, and its bytes are hashed with the database's hasher (as
+///   [`crate::MapMut::put`] would);
+/// - entries with a `"hash"` but no `"key"` (the key is then null), and map
+///   entries without a `"value"` (the value is then null).
+///
+/// Anything else (booleans, strings or numbers where a value is expected,
+/// integers out of range, unknown kinds or fields) is an [`Error::Json`];
+/// what was written before the error is left to the transaction to undo.
+pub fn write_json_value(cursor: WriteCursor<'_>, value: &Json) -> Result<()> {
+    build(cursor, value)
+}
+
+const NOT_A_VALUE: &str = "a value must be null or an object with one kind, such as \
+     {\"int\":5} or {\"hash_map\":[{\"key\":{\"bytes\":\"6b\"},\"value\":null}]}";
+
 /// Writes one canonical VALUE at `cur`, replacing what is there.
 fn build(mut cur: WriteCursor<'_>, v: &Json) -> Result<()> {
     let obj = match v {
         Json::Null => return cur.write(()),
         Json::Object(o) => o,
-        _ => return Err(bad("a value must be null or an object")),
+        other => return Err(bad(format!("{NOT_A_VALUE}, found {other}"))),
     };
-    let (kind, body) = single(obj)?;
+    let (kind, body) = obj
+        .iter()
+        .find(|(k, _)| k.as_str() != "format_tag")
+        .map(|(k, v)| (k.as_str(), v))
+        .ok_or_else(|| bad(format!("{NOT_A_VALUE}, found {v}")))?;
+    let allowed = if kind == "bytes" { 2 } else { 1 };
+    if obj.len() > allowed || (obj.len() == 2 && !obj.contains_key("format_tag")) {
+        return Err(bad(format!("{NOT_A_VALUE}, found {v} (too many keys)")));
+    }
+    let needs = |what: &str| bad(format!("{{\"{kind}\":...}} needs {what}, found {body}"));
     match kind {
-        "uint" => cur.write(body.as_u64().ok_or_else(|| bad("bad uint"))?),
-        "int" => cur.write(body.as_i64().ok_or_else(|| bad("bad int"))?),
-        "float" => cur.write(float(body)?),
+        "uint" => cur.write(body.as_u64().ok_or_else(|| needs("an integer 0..2^64-1"))?),
+        "int" => cur.write(
+            body.as_i64()
+                .ok_or_else(|| needs("an integer -2^63..2^63-1"))?,
+        ),
+        "float" => cur.write(
+            float(body).map_err(|_| needs("a number, \"NaN\", \"Infinity\" or \"-Infinity\""))?,
+        ),
         "bytes" => {
-            let data = unhex(body.as_str().ok_or_else(|| bad("bytes must be hex"))?)?;
+            let data = unhex(body.as_str().ok_or_else(|| needs("a hex string"))?)?;
             let tag = match obj.get("format_tag") {
                 Some(t) => {
-                    let t = unhex(t.as_str().ok_or_else(|| bad("format_tag must be hex"))?)?;
+                    let t = unhex(
+                        t.as_str()
+                            .ok_or_else(|| bad("format_tag must be a hex string"))?,
+                    )?;
                     Some(<[u8; 2]>::try_from(t).map_err(|_| bad("format_tag must be 2 bytes"))?)
                 }
                 None => None,
             };
             cur.write(Value::Bytes(&data, tag))
         }
-        "array_list" => {
+        "array_list" | "linked_array_list" => {
+            let list = body.as_array().ok_or_else(|| needs("an array of values"))?;
             cur.write(())?;
-            let mut list = cur.array_list()?;
-            for item in items(body)? {
-                build(list.append_cursor()?, item)?;
-            }
-            Ok(())
-        }
-        "linked_array_list" => {
-            cur.write(())?;
-            let mut list = cur.linked_array_list()?;
-            for item in items(body)? {
-                build(list.append_cursor()?, item)?;
-            }
-            Ok(())
-        }
-        "hash_map" | "hash_set" | "counted_hash_map" | "counted_hash_set" => {
-            cur.write(())?;
-            let counted = kind.starts_with("counted");
-            let entries = if counted {
-                field(body, "entries")?
+            if kind == "array_list" {
+                let mut l = cur.array_list()?;
+                for item in list {
+                    build(l.append_cursor()?, item)?;
+                }
             } else {
-                body
-            };
-            let with_values = kind.ends_with("map");
-            let mut map = match kind {
-                "hash_map" => cur.hash_map()?,
-                "counted_hash_map" => cur.counted_hash_map()?,
-                _ => return build_set(cur, kind, entries),
-            };
-            for e in items(entries)? {
-                let hash = unhex(field(e, "hash")?.as_str().ok_or_else(|| bad("hash"))?)?;
-                let mut entry = map.entry_by_hash(&hash)?;
-                build(entry.key(), field(e, "key")?)?;
-                if with_values {
-                    build(entry.value(), field(e, "value")?)?;
+                let mut l = cur.linked_array_list()?;
+                for item in list {
+                    build(l.append_cursor()?, item)?;
                 }
             }
             Ok(())
         }
-        other => Err(bad(format!("unknown value kind {other}"))),
+        "hash_map" | "hash_set" | "counted_hash_map" | "counted_hash_set" => {
+            let counted = kind.starts_with("counted");
+            let list = if counted {
+                body.get("entries")
+            } else {
+                Some(body)
+            }
+            .and_then(Json::as_array)
+            .ok_or_else(|| {
+                needs(if counted {
+                    "{\"count\":N,\"entries\":[...]}"
+                } else {
+                    "an array of entries"
+                })
+            })?;
+            let hasher = cur.hasher();
+            cur.write(())?;
+            if kind.ends_with("set") {
+                let mut set = if counted {
+                    cur.counted_hash_set()?
+                } else {
+                    cur.hash_set()?
+                };
+                for e in list {
+                    let e = Entry::read(e, true, &hasher)?;
+                    let mut entry = set.entry_by_hash(&e.hash)?;
+                    build(entry.key(), e.key)?;
+                }
+            } else {
+                let mut map = if counted {
+                    cur.counted_hash_map()?
+                } else {
+                    cur.hash_map()?
+                };
+                for e in list {
+                    let e = Entry::read(e, false, &hasher)?;
+                    let mut entry = map.entry_by_hash(&e.hash)?;
+                    build(entry.key(), e.key)?;
+                    build(entry.value(), e.value)?;
+                }
+            }
+            Ok(())
+        }
+        other => Err(bad(format!("unknown value kind {other:?}: {NOT_A_VALUE}"))),
     }
 }
 
-fn build_set(cur: WriteCursor<'_>, kind: &str, entries: &Json) -> Result<()> {
-    let mut set = if kind == "counted_hash_set" {
-        cur.counted_hash_set()?
-    } else {
-        cur.hash_set()?
-    };
-    for e in items(entries)? {
-        let hash = unhex(field(e, "hash")?.as_str().ok_or_else(|| bad("hash"))?)?;
-        let mut entry = set.entry_by_hash(&hash)?;
-        build(entry.key(), field(e, "key")?)?;
-    }
-    Ok(())
+/// One map entry or set member, checked, with its hash.
+struct Entry<'j> {
+    hash: Vec<u8>,
+    key: &'j Json,
+    value: &'j Json,
 }
 
-fn items(v: &Json) -> Result<&Vec<Json>> {
-    v.as_array().ok_or_else(|| bad("expected an array"))
+impl<'j> Entry<'j> {
+    fn read(e: &'j Json, is_set: bool, hasher: &Hasher) -> Result<Self> {
+        let o = e.as_object().ok_or_else(|| {
+            bad(format!(
+                "an entry must be an object with a \"key\", found {e}"
+            ))
+        })?;
+        if let Some(k) = o
+            .keys()
+            .find(|k| !matches!(k.as_str(), "hash" | "key" | "value"))
+        {
+            return Err(bad(format!("unknown entry field {k:?}")));
+        }
+        let key = o.get("key").unwrap_or(&Json::Null);
+        let value = o.get("value").unwrap_or(&Json::Null);
+        if is_set && !value.is_null() {
+            return Err(bad("set members have no \"value\""));
+        }
+        let hash = match o.get("hash") {
+            Some(h) => unhex(
+                h.as_str()
+                    .ok_or_else(|| bad("an entry's hash must be a hex string"))?,
+            )?,
+            None => {
+                let bytes = key.get("bytes").and_then(Json::as_str).ok_or_else(|| {
+                    bad(format!(
+                        "an entry without a \"hash\" needs bytes as its \"key\", found {key}"
+                    ))
+                })?;
+                hasher.hash(&unhex(bytes)?)?.as_bytes().to_vec()
+            }
+        };
+        Ok(Entry { hash, key, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::dump_value;
+    use crate::storage::MemoryStorage;
+
+    fn db() -> Database<MemoryStorage> {
+        Database::open_storage(MemoryStorage::new(), Options::default()).unwrap()
+    }
+
+    fn written(json: &str) -> Result<String> {
+        let v: Json = serde_json::from_str(json).unwrap();
+        let mut db = db();
+        db.transact(|tx| write_json_value(tx.root(), &v))?;
+        dump_value(&db.moment(-1)?)
+    }
+
+    #[test]
+    fn dumped_values_write_back_to_themselves() {
+        for canon in [
+            "null",
+            r#"{"uint":18446744073709551615}"#,
+            r#"{"int":-5}"#,
+            r#"{"float":"NaN"}"#,
+            r#"{"bytes":"00ff","format_tag":"6a73"}"#,
+            r#"{"linked_array_list":[{"uint":1},{"array_list":[]}]}"#,
+            r#"{"counted_hash_set":{"count":0,"entries":[]}}"#,
+        ] {
+            assert_eq!(written(canon).unwrap(), canon);
+        }
+    }
+
+    #[test]
+    fn entries_without_a_hash_hash_their_key() {
+        let mut db = db();
+        db.transact(|tx| -> Result<()> {
+            let mut m = tx.root().hash_map()?;
+            m.put("k", 1u64)?;
+            m.put("a", ())?;
+            Ok(())
+        })
+        .unwrap();
+        let expected = dump_value(&db.moment(-1).unwrap()).unwrap();
+        let got = written(
+            r#"{"hash_map":[{"key":{"bytes":"6b"},"value":{"uint":1}},{"key":{"bytes":"61"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(got, expected);
+        // and the canonical form with hashes writes the same
+        assert_eq!(written(&expected).unwrap(), expected);
+    }
+
+    #[test]
+    fn bad_values_are_json_errors() {
+        for bad in [
+            "true",
+            "5",
+            r#"{"uint":-1}"#,
+            r#"{"int":18446744073709551615}"#,
+            r#"{"name":"x"}"#,
+            r#"{"int":5,"uint":3}"#,
+            r#"{"bytes":"0"}"#,
+            r#"{"bytes":"00","format_tag":"00"}"#,
+            r#"{"hash_map":[{"key":{"uint":5},"value":null}]}"#,
+            r#"{"hash_map":[{"hash":"00","key":null,"x":1}]}"#,
+            r#"{"hash_set":[{"key":{"bytes":"61"},"value":{"uint":1}}]}"#,
+            r#"{"counted_hash_map":[]}"#,
+        ] {
+            assert!(
+                matches!(written(bad), Err(Error::Json(_))),
+                "{bad}: {:?}",
+                written(bad)
+            );
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! The schema is the one the golden files use: compact, keys in a fixed
 //! order, map entries sorted by hash, floats in shortest round-trip
 //! scientific form. [`dump_json`] renders a database; [`load_json`] builds
-//! a database that dumps to the same text.
+//! a database that dumps to the same text. [`dump_value`] renders one value
+//! and [`write_json_value`] writes one value back.
 
 mod dump;
 mod float;
@@ -11,4 +12,4 @@ mod load;
 
 pub use dump::{dump_json, dump_value};
 pub use float::format_float;
-pub use load::load_json;
+pub use load::{load_json, write_json_value};
