@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use xitdb::json::dump_value;
 use xitdb::storage::Storage;
 use xitdb::{
@@ -14,21 +14,9 @@ use xitdb::{
 
 type R<T = ()> = Result<T, Error>;
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "xdb"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 43, "golden fixtures missing: {}", v.len());
-    v
-}
-
-fn name(p: &Path) -> String {
-    p.file_stem().unwrap().to_string_lossy().into_owned()
-}
+#[path = "common/golden_files.rs"]
+mod golden_files;
+use golden_files::{fixtures, name};
 
 fn compact<S: Storage>(src: &Database<S>, keep: Keep) -> R<(Database, CompactReport)> {
     let mut dst = Database::memory();

@@ -3,24 +3,12 @@
 //! database that dumps to the same text.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+
 use xitdb::{dump_json, load_json, Database};
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "xdb"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 43, "golden fixtures missing: {}", v.len());
-    v
-}
-
-fn name(p: &Path) -> String {
-    p.file_stem().unwrap().to_string_lossy().into_owned()
-}
+#[path = "common/golden_files.rs"]
+mod golden_files;
+use golden_files::{fixtures, name};
 
 #[test]
 fn every_golden_file_dumps_to_its_json() {

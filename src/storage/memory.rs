@@ -4,7 +4,7 @@
 //! buffer received from anywhere can be opened and read in place, with no
 //! parse step beyond the 12-byte header.
 
-use super::{check_range, copy_from, SharedBytes, Storage};
+use super::{check_range, copy_from, copy_into, resize_buffer, SharedBytes, Storage};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
@@ -71,19 +71,11 @@ impl Storage for MemoryStorage {
     }
 
     fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()> {
-        let end = check_range(pos, data.len() as u64, self.len())?;
-        let dst = self
-            .data_mut()
-            .get_mut(pos as usize..end as usize)
-            .ok_or_else(|| Error::corrupt(pos, "write outside the buffer"))?;
-        dst.copy_from_slice(data);
-        Ok(())
+        copy_into(self.data_mut(), pos, data)
     }
 
     fn truncate(&mut self, len: u64) -> Result<()> {
-        let len = usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large"))?;
-        self.data_mut().resize(len, 0);
-        Ok(())
+        resize_buffer(self.data_mut(), len)
     }
 
     fn flush(&mut self) -> Result<()> {

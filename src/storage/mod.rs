@@ -119,6 +119,32 @@ pub(crate) fn copy_from(bytes: &[u8], pos: u64, buf: &mut [u8]) -> Result<()> {
     }
 }
 
+/// Overwrites `data.len()` bytes at `pos` inside `bytes`, or reports the
+/// overrun.
+#[inline]
+pub(crate) fn copy_into(bytes: &mut [u8], pos: u64, data: &[u8]) -> Result<()> {
+    let storage_len = bytes.len() as u64;
+    let end = check_range(pos, data.len() as u64, storage_len)?;
+    match bytes.get_mut(pos as usize..end as usize) {
+        Some(dst) => {
+            dst.copy_from_slice(data);
+            Ok(())
+        }
+        None => Err(Error::OutOfBounds {
+            pos,
+            len: data.len() as u64,
+            storage_len,
+        }),
+    }
+}
+
+/// Sets a buffer's length, zero-filling when it grows.
+pub(crate) fn resize_buffer(v: &mut Vec<u8>, len: u64) -> Result<()> {
+    let len = usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large"))?;
+    v.resize(len, 0);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,16 +259,7 @@ impl<'t> Store<'t> {
     #[inline]
     pub fn write_at(&mut self, pos: u64, data: &[u8]) -> Result<()> {
         match self {
-            Store::Buf(v) => {
-                let end = check_range(pos, data.len() as u64, v.len() as u64)?;
-                match v.get_mut(pos as usize..end as usize) {
-                    Some(dst) => {
-                        dst.copy_from_slice(data);
-                        Ok(())
-                    }
-                    None => Err(Error::corrupt(pos, "write outside the buffer")),
-                }
-            }
+            Store::Buf(v) => crate::storage::copy_into(v, pos, data),
             Store::Dyn(s) => s.write_at(pos, data),
         }
     }
@@ -276,12 +267,7 @@ impl<'t> Store<'t> {
     /// Cuts (or zero-extends) to `len`.
     pub fn truncate(&mut self, len: u64) -> Result<()> {
         match self {
-            Store::Buf(v) => {
-                let len =
-                    usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large"))?;
-                v.resize(len, 0);
-                Ok(())
-            }
+            Store::Buf(v) => crate::storage::resize_buffer(v, len),
             Store::Dyn(s) => s.truncate(len),
         }
     }

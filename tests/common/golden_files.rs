@@ -1,0 +1,23 @@
+//! The reference's golden files (`tests/fixtures/golden/*.xdb`), listed in
+//! name order. Included by the test binaries that need it with `#[path]`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Every golden `.xdb` file, sorted; fails if the set looks incomplete.
+pub fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xdb"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 43, "golden fixtures missing: {}", v.len());
+    v
+}
+
+/// A fixture's name (its file stem).
+pub fn name(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().into_owned()
+}
