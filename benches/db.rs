@@ -22,8 +22,9 @@ use criterion::{criterion_group, criterion_main, Bencher, Criterion};
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use xitdb::format::HashKind;
 use xitdb::storage::Storage;
-use xitdb::{Database, Durability, HashKind};
+use xitdb::{Database, Durability};
 
 /// Bytes a bench database may grow by before it is replaced by a fresh copy
 /// (untimed, between samples): bounds memory and disk use.

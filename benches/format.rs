@@ -12,7 +12,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
-use xitdb::{Slot, Tag};
+use xitdb::format::{Slot, Tag};
 
 const SLOTS: u64 = 1024;
 

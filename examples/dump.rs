@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         eprintln!("usage: dump FILE");
         return ExitCode::from(2);
     };
-    match xitdb::Database::open_read_only(&path).and_then(|db| xitdb::dump_json(&db)) {
+    match xitdb::Database::open_read_only(&path).and_then(|db| xitdb::json::dump_json(&db)) {
         Ok(json) => {
             print!("{json}");
             ExitCode::SUCCESS

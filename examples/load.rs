@@ -6,7 +6,7 @@ use std::process::ExitCode;
 fn run(json_path: &str, out: &str) -> Result<(), xitdb::Error> {
     let json = std::fs::read_to_string(json_path)?;
     let store = xitdb::storage::FileStorage::create(std::path::Path::new(out))?;
-    xitdb::load_json(&json, store)?;
+    xitdb::json::load_json(&json, store)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The in-memory database as a zero-decode wire format: build a database in
 //! memory, hand its bytes to a "receiver", which reads them in place.
-use xitdb::{Database, Error, HashKind};
+use xitdb::format::HashKind;
+use xitdb::{Database, Error};
 
 fn main() -> Result<(), Error> {
     // SHA-1 keeps the bytes readable by every other xitdb implementation.
@@ -38,7 +39,7 @@ fn main() -> Result<(), Error> {
     // Hostile bytes never crash the reader: they give an error.
     let mut damaged = bytes.clone();
     damaged.truncate(bytes.len() / 2);
-    match Database::from_slice(&damaged).and_then(|db| xitdb::dump_json(&db)) {
+    match Database::from_slice(&damaged).and_then(|db| xitdb::json::dump_json(&db)) {
         Ok(_) => println!("damaged copy still readable"),
         Err(e) => println!("damaged copy: {e}"),
     }

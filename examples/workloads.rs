@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xitdb::{Database, Durability, Error, HashKind, Options};
+use xitdb::format::HashKind;
+use xitdb::{Database, Durability, Error, Options};
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
 

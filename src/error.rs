@@ -179,8 +179,8 @@ pub enum Error {
         found: u64,
     },
 
-    /// A JSON document given to [`crate::load_json`] (or a value given to
-    /// [`crate::json::write_json_value`]) does not follow the canonical schema.
+    /// A JSON document given to [`crate::json::load_json`] (or a value given to
+    /// [`crate::tools::json::write_json_value`]) does not follow the canonical schema.
     #[error("invalid JSON dump: {0}")]
     Json(String),
 

@@ -55,37 +55,20 @@
 #![allow(clippy::unnecessary_lazy_evaluations)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod bytes_io;
-pub mod compact;
-mod cursor;
-mod db;
-pub mod diff;
+mod api;
 mod error;
 pub mod format;
-mod hash;
-pub mod json;
-mod list;
-mod map;
-mod snapshot;
 pub mod storage;
+mod tools;
 mod tree;
-mod value;
-pub mod verify;
-mod write;
 
-pub use bytes_io::{BytesReader, BytesWriter};
-pub use compact::{CompactReport, Keep, Progress};
-pub use cursor::{Cursor, ValueRef};
-pub use db::{Database, Durability, Options, Transaction};
-pub use diff::{Change, ChangeKind, Diff, PathElem};
+pub use api::bytes_io::{BytesReader, BytesWriter};
+pub use api::cursor::{Cursor, ValueRef};
+pub use api::cursor_mut::CursorMut;
+pub use api::database::{Database, Durability, Options, Transaction};
+pub use api::list::{Items, LinkedListMut, LinkedListView, ListMut, ListView};
+pub use api::map::{Entries, EntryMut, EntryRef, MapMut, MapView, SetMut, SetView};
+pub use api::snapshot::Snapshot;
+pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
-pub use format::{Slot, Tag};
-pub use hash::{HashKind, Hasher, KeyHash};
-pub use json::{dump_json, load_json};
-pub use list::{Items, LinkedListMut, LinkedListView, ListMut, ListView};
-pub use map::{Entries, EntryMut, EntryRef, MapMut, MapView, SetMut, SetView};
-pub use snapshot::Snapshot;
-pub use tree::bytes::FormatTag;
-pub use value::{PathStep, Value};
-pub use verify::verify;
-pub use write::WriteCursor;
+pub use tools::{compact, diff, json, verify};

@@ -8,8 +8,9 @@
 mod counting_alloc;
 use counting_alloc::allocation_count;
 
+use xitdb::format::HashKind;
 use xitdb::storage::Storage;
-use xitdb::{Database, Durability, Error, HashKind, Options};
+use xitdb::{Database, Durability, Error, Options};
 
 const N: u64 = 5_000;
 const READS: u64 = 2_000;

@@ -6,11 +6,12 @@
 use proptest::prelude::*;
 use std::fs;
 use std::path::Path;
+use xitdb::compact::{CompactReport, Keep, Progress};
+use xitdb::format::{HashKind, Slot};
+use xitdb::json::dump_json;
 use xitdb::json::dump_value;
 use xitdb::storage::Storage;
-use xitdb::{
-    dump_json, verify, CompactReport, Database, Error, HashKind, Keep, Progress, Slot, Value,
-};
+use xitdb::{Database, Error, Value};
 
 type R<T = ()> = Result<T, Error>;
 
@@ -33,7 +34,7 @@ fn last_dumps<S: Storage>(db: &Database<S>, n: u64) -> Vec<String> {
 }
 
 fn assert_verifies<S: Storage>(db: &Database<S>, what: &str) {
-    let report = verify(db).unwrap();
+    let report = db.verify().unwrap();
     assert!(report.is_ok(), "{what}: {:?}", report.problem);
 }
 
@@ -397,7 +398,8 @@ fn cycles_and_deep_nesting_are_errors() {
     let src = small_db();
     let root = src.moment(-1).unwrap().slot().value as usize;
     let mut bytes = src.into_bytes();
-    bytes[root..root + 9].copy_from_slice(&Slot::new(xitdb::Tag::Index, root as u64).encode());
+    bytes[root..root + 9]
+        .copy_from_slice(&Slot::new(xitdb::format::Tag::Index, root as u64).encode());
     let src = Database::from_bytes(bytes).unwrap();
     let mut dst = Database::memory();
     let r = src.compact_into(&mut dst, Keep::All, &mut |_| {});
@@ -449,7 +451,7 @@ proptest! {
         let mut dst = Database::memory();
         match src.compact_into(&mut dst, Keep::All, &mut |_| {}) {
             Ok(_) => {
-                if verify(&src).unwrap().is_ok() {
+                if src.verify().unwrap().is_ok() {
                     assert_verifies(&dst, "damaged");
                     prop_assert_eq!(dump_json(&dst).unwrap(), dump_json(&src).unwrap());
                 }

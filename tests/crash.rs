@@ -79,9 +79,10 @@ use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use xitdb::format::Tag;
 use xitdb::format::TopHeader;
 use xitdb::storage::Storage;
-use xitdb::{Cursor, Database, Durability, Error, MapMut, Tag, Value, ValueRef};
+use xitdb::{Cursor, Database, Durability, Error, MapMut, Value, ValueRef};
 
 /// Selects the child mode: `<seed>,<durability>,<path>`.
 const CHILD_ENV: &str = "XITDB_CRASH_CHILD";
@@ -1538,7 +1539,9 @@ impl Torture {
     }
 
     fn run_verify<S: Storage>(&self, db: &Database<S>, stats: &mut Stats) -> Result<(), String> {
-        let report = xitdb::verify(db).map_err(|e| format!("verify failed: {e} ({e:?})"))?;
+        let report = db
+            .verify()
+            .map_err(|e| format!("verify failed: {e} ({e:?})"))?;
         stats.verify_runs += 1;
         if let Some(p) = report.problem {
             let what = p.what.to_lowercase();
@@ -1712,7 +1715,7 @@ fn check_recovered_size(path: &Path) -> Result<(), String> {
 /// The history slot that the next append would fill with a fresh index
 /// block, if it is set (FORMAT.md §8.7: a crashed append can leave a link
 /// there, to a block that was never committed). Read from the raw file.
-fn stale_history_link(path: &Path) -> Result<Option<(u64, xitdb::Slot)>, String> {
+fn stale_history_link(path: &Path) -> Result<Option<(u64, xitdb::format::Slot)>, String> {
     let Some(top) = headers(path)?.1 else {
         return Ok(None);
     };
@@ -1727,7 +1730,8 @@ fn stale_history_link(path: &Path) -> Result<Option<(u64, xitdb::Slot)>, String>
         let raw: [u8; 9] = read_file_at(path, pos, 9)?
             .try_into()
             .map_err(|_| format!("history slot at {pos} is past the end"))?;
-        let slot = xitdb::Slot::decode(raw, pos).map_err(|e| format!("history slot: {e:?}"))?;
+        let slot =
+            xitdb::format::Slot::decode(raw, pos).map_err(|e| format!("history slot: {e:?}"))?;
         if k & ((1u64 << (4 * level)) - 1) == 0 {
             return Ok((!slot.is_empty()).then_some((pos, slot)));
         }

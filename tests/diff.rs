@@ -5,11 +5,10 @@
 use proptest::prelude::*;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
+use xitdb::diff::{Change, ChangeKind};
+use xitdb::format::Tag;
 use xitdb::storage::{MemoryStorage, SharedBytes, Storage};
-use xitdb::{
-    diff::diff, Change, ChangeKind, Cursor, Database, Error, Options, PathElem, Tag, Value,
-    ValueRef,
-};
+use xitdb::{diff::diff, Cursor, Database, Error, Options, PathStepBuf, Value, ValueRef};
 
 // ------------------------------------------------------------ a plain model
 
@@ -83,8 +82,8 @@ fn apply(root: &mut M, c: &Change<'_>) -> Result<(), String> {
     let mut at = root;
     for p in parents {
         at = match (at, p) {
-            (M::Map(_, m), PathElem::Key(k)) => m.get_mut(k).ok_or(format!("no key {k:?}"))?,
-            (M::List(l) | M::Linked(l), PathElem::Index(i)) => {
+            (M::Map(_, m), PathStepBuf::Key(k)) => m.get_mut(k).ok_or(format!("no key {k:?}"))?,
+            (M::List(l) | M::Linked(l), PathStepBuf::Index(i)) => {
                 l.get_mut(*i as usize).ok_or(format!("no index {i}"))?
             }
             (m, p) => return Err(format!("cannot follow {p:?} into {m:?}")),
@@ -103,7 +102,7 @@ fn apply(root: &mut M, c: &Change<'_>) -> Result<(), String> {
         Ok(())
     };
     match (at, last, c.kind) {
-        (M::Map(_, m), PathElem::Key(k), kind) => {
+        (M::Map(_, m), PathStepBuf::Key(k), kind) => {
             old_here(m.get(k))?;
             match (kind, new) {
                 (ChangeKind::Removed, _) => {
@@ -115,7 +114,7 @@ fn apply(root: &mut M, c: &Change<'_>) -> Result<(), String> {
                 _ => return Err("no new value".into()),
             }
         }
-        (M::Set(_, s), PathElem::Key(k), ChangeKind::Added) => {
+        (M::Set(_, s), PathStepBuf::Key(k), ChangeKind::Added) => {
             if !s.insert(k.clone()) {
                 return Err(format!("member {k:?} added twice"));
             }
@@ -123,12 +122,12 @@ fn apply(root: &mut M, c: &Change<'_>) -> Result<(), String> {
                 return Err(format!("a set change's cursor is the member: {new:?}"));
             }
         }
-        (M::Set(_, s), PathElem::Key(k), ChangeKind::Removed) => {
+        (M::Set(_, s), PathStepBuf::Key(k), ChangeKind::Removed) => {
             if !s.remove(k) {
                 return Err(format!("member {k:?} not there"));
             }
         }
-        (M::List(l) | M::Linked(l), PathElem::Index(i), kind) => {
+        (M::List(l) | M::Linked(l), PathStepBuf::Index(i), kind) => {
             let i = *i as usize;
             match kind {
                 ChangeKind::Added => {
@@ -187,13 +186,13 @@ fn replay<'r>(a: Cursor<'r>, b: Cursor<'r>) -> Result<Vec<Change<'r>>, String> {
 
 // ------------------------------------------------------------ helpers
 
-fn key(k: &str) -> PathElem {
-    PathElem::Key(k.as_bytes().to_vec())
+fn key(k: &str) -> PathStepBuf {
+    PathStepBuf::Key(k.as_bytes().to_vec())
 }
 
 /// (path, kind, old, new) of every change from moment `a` to moment `b`,
 /// after checking that the changes replay.
-type Row = (Vec<PathElem>, ChangeKind, Option<M>, Option<M>);
+type Row = (Vec<PathStepBuf>, ChangeKind, Option<M>, Option<M>);
 
 fn rows(db: &Database, a: i64, b: i64) -> Vec<Row> {
     let changes = replay(db.moment(a).unwrap(), db.moment(b).unwrap()).unwrap();
@@ -343,7 +342,7 @@ fn nested_map_in_map_in_list() {
     assert_eq!(
         rows(&db, 0, 1),
         vec![(
-            vec![key("l"), PathElem::Index(1), key("inner"), key("v")],
+            vec![key("l"), PathStepBuf::Index(1), key("inner"), key("v")],
             ChangeKind::Changed,
             Some(M::Uint(1)),
             Some(M::Uint(100))
@@ -431,14 +430,14 @@ fn array_list_growth_and_shrink() {
     assert_eq!(
         got[0],
         (
-            vec![key("l"), PathElem::Index(3)],
+            vec![key("l"), PathStepBuf::Index(3)],
             ChangeKind::Changed,
             Some(M::Uint(3)),
             Some(bytes("three"))
         )
     );
     for (n, r) in got[1..].iter().enumerate() {
-        assert_eq!(r.0, vec![key("l"), PathElem::Index(10 + n as u64)]);
+        assert_eq!(r.0, vec![key("l"), PathStepBuf::Index(10 + n as i64)]);
         assert_eq!(r.1, ChangeKind::Added);
         assert_eq!(r.3, Some(M::Uint(10 + n as u64)));
     }
@@ -449,7 +448,7 @@ fn array_list_growth_and_shrink() {
     let got = rows(&db, 1, 2);
     assert_eq!(got.len(), 280);
     assert!(got.iter().all(|r| r.1 == ChangeKind::Removed));
-    assert_eq!(got[0].0, vec![key("l"), PathElem::Index(20)]);
+    assert_eq!(got[0].0, vec![key("l"), PathStepBuf::Index(20)]);
     // grow again over the stale items: every new item is reported
     commit(&mut db, |tx| {
         let mut l = tx.root_map()?.into_entry("l")?.array_list()?;
@@ -482,7 +481,7 @@ fn null_items_are_values() {
     assert_eq!(
         rows(&db, 0, 1),
         vec![(
-            vec![key("l"), PathElem::Index(1)],
+            vec![key("l"), PathStepBuf::Index(1)],
             ChangeKind::Changed,
             Some(M::Uint(2)),
             Some(M::Null)
@@ -491,7 +490,7 @@ fn null_items_are_values() {
     assert_eq!(
         rows(&db, 0, 2),
         vec![(
-            vec![key("l"), PathElem::Index(1)],
+            vec![key("l"), PathStepBuf::Index(1)],
             ChangeKind::Removed,
             Some(M::Uint(2)),
             None
@@ -518,7 +517,7 @@ fn linked_list_append_and_insert() {
     // an append: one change, and the shared subtrees are skipped
     let mut d = db.diff(0, 1).unwrap();
     let c = d.next().unwrap().unwrap();
-    assert_eq!(c.path, vec![key("l"), PathElem::Index(1000)]);
+    assert_eq!(c.path, vec![key("l"), PathStepBuf::Index(1000)]);
     assert_eq!(c.kind, ChangeKind::Added);
     assert!(d.next().is_none());
     println!("appending to a 1,000-item linked list: {} reads", d.reads());
@@ -532,7 +531,7 @@ fn linked_list_append_and_insert() {
     });
     let got = rows(&db, 1, 2);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].0, vec![key("l"), PathElem::Index(500)]);
+    assert_eq!(got[0].0, vec![key("l"), PathStepBuf::Index(500)]);
     // an insert shifts every later index
     commit(&mut db, |tx| {
         tx.root_map()?
@@ -544,7 +543,7 @@ fn linked_list_append_and_insert() {
     assert_eq!(got.len(), 12);
     assert_eq!(got[0].1, ChangeKind::Changed);
     assert_eq!(got[0].3, Some(bytes("ins")));
-    assert_eq!(got[11].0, vec![key("l"), PathElem::Index(1001)]);
+    assert_eq!(got[11].0, vec![key("l"), PathStepBuf::Index(1001)]);
     assert_eq!(got[11].1, ChangeKind::Added);
     // a removal at the front: every index changes, the last is removed
     commit(&mut db, |tx| {
@@ -638,7 +637,7 @@ fn entries_stored_by_hash_are_named_by_hash() {
     commit(&mut db, |tx| tx.root_map()?.put_by_hash(&h, 2u64));
     let changes: Vec<_> = db.diff(0, 1).unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].path, vec![PathElem::Hash(h.to_vec())]);
+    assert_eq!(changes[0].path, vec![PathStepBuf::Hash(h.to_vec())]);
 }
 
 #[test]
@@ -725,7 +724,7 @@ fn diff_cost(n: u64) -> (u64, u64) {
     assert_eq!(changes.len(), 1);
     assert_eq!(
         changes[0].path,
-        vec![PathElem::Key((n / 3).to_be_bytes().to_vec())]
+        vec![PathStepBuf::Key((n / 3).to_be_bytes().to_vec())]
     );
     assert_eq!(changes[0].old.unwrap().as_uint().unwrap(), n / 3);
     assert_eq!(changes[0].new.unwrap().as_uint().unwrap(), 0);
@@ -848,7 +847,7 @@ enum V {
 }
 
 impl V {
-    fn write(&self, mut c: xitdb::WriteCursor<'_>) -> Result<(), Error> {
+    fn write(&self, mut c: xitdb::CursorMut<'_>) -> Result<(), Error> {
         match self {
             V::Null => c.write(()),
             V::Uint(v) => c.write(u64::from(*v)),
@@ -935,7 +934,7 @@ fn slot_of<'t>(
     root: &'t mut xitdb::MapMut<'_>,
     k: u8,
     tag: Tag,
-) -> Result<xitdb::WriteCursor<'t>, Error> {
+) -> Result<xitdb::CursorMut<'t>, Error> {
     let mut c = root.entry(name(k))?;
     if c.slot()?.tag != tag {
         c.write(())?;

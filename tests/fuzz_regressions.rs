@@ -4,7 +4,8 @@
 //! panic, and what a writable open or a commit leaves behind must reopen.
 
 use std::path::Path;
-use xitdb::{dump_json, verify, Database, Error};
+use xitdb::json::dump_json;
+use xitdb::{Database, Error};
 
 fn cases() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions");
@@ -64,7 +65,7 @@ fn fuzz_regressions_stay_fixed() {
     for (name, input) in &cases {
         for image in images(input) {
             let _ =
-                Database::from_slice(image).map(|db| (dump_json(&db).is_ok(), verify(&db).is_ok()));
+                Database::from_slice(image).map(|db| (dump_json(&db).is_ok(), db.verify().is_ok()));
             let Ok(mut db) = Database::from_bytes(image.to_vec()) else {
                 continue;
             };
@@ -75,11 +76,13 @@ fn fuzz_regressions_stay_fixed() {
                     db.transact_root(|tx| {
                         let tag = tx.root().slot()?.tag;
                         match tag {
-                            xitdb::Tag::CountedHashMap => {
+                            xitdb::format::Tag::CountedHashMap => {
                                 tx.root().counted_hash_map()?.put("k", 1u64)
                             }
-                            xitdb::Tag::HashSet => tx.root().hash_set()?.insert("k").map(|_| ()),
-                            xitdb::Tag::CountedHashSet => {
+                            xitdb::format::Tag::HashSet => {
+                                tx.root().hash_set()?.insert("k").map(|_| ())
+                            }
+                            xitdb::format::Tag::CountedHashSet => {
                                 tx.root().counted_hash_set()?.insert("k").map(|_| ())
                             }
                             _ => tx.root().hash_map()?.put("k", 1u64),
@@ -97,7 +100,7 @@ fn fuzz_regressions_stay_fixed() {
             });
             step(&mut db, "revert_to(0)", name, |db| db.revert_to(0));
             let _ = dump_json(&db);
-            let _ = verify(&db);
+            let _ = db.verify();
         }
     }
 }

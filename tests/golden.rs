@@ -4,7 +4,8 @@
 
 use std::fs;
 
-use xitdb::{dump_json, load_json, Database};
+use xitdb::json::{dump_json, load_json};
+use xitdb::Database;
 
 #[path = "common/golden_files.rs"]
 mod golden_files;

@@ -9,8 +9,10 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
+use xitdb::format::{HashKind, Tag};
+use xitdb::json::dump_json;
 use xitdb::storage::Storage;
-use xitdb::{dump_json, Cursor, Database, Error, HashKind, Tag, ValueRef};
+use xitdb::{Cursor, Database, Error, ValueRef};
 
 type R = Result<(), Error>;
 

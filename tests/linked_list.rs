@@ -17,10 +17,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use std::fmt;
 use std::path::Path;
+use xitdb::format::{Slot, Tag};
 use xitdb::storage::Storage;
 use xitdb::{
-    Cursor, Database, Error, LinkedListMut, LinkedListView, PathStep, Slot, Tag, Transaction,
-    WriteCursor,
+    Cursor, CursorMut, Database, Error, LinkedListMut, LinkedListView, PathStep, Transaction,
 };
 
 // ------------------------------------------------------------ errors
@@ -78,7 +78,7 @@ fn open_target<'t>(tx: &'t mut Transaction<'_>, t: usize) -> xitdb::Result<Linke
     tx.root().at_path(path(t))?.linked_array_list()
 }
 
-fn write_item(mut c: WriteCursor<'_>, item: Item) -> xitdb::Result<()> {
+fn write_item(mut c: CursorMut<'_>, item: Item) -> xitdb::Result<()> {
     match item {
         Item::U(v) => c.write(v),
         Item::M(v) => {
@@ -1244,7 +1244,7 @@ fn golden_linked_lists_take_further_edits() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let mut db = Database::from_bytes(std::fs::read(&file).unwrap()).unwrap();
         let moments = db.moment_count().unwrap();
-        let original = xitdb::dump_json(&db).unwrap();
+        let original = xitdb::json::dump_json(&db).unwrap();
         for m in 0..moments as i64 {
             let root = db.moment(m).unwrap().slot();
             let mut found = Vec::new();
@@ -1324,11 +1324,11 @@ fn golden_linked_lists_take_further_edits() {
             }
         }
         // the reference's moments still dump exactly as before
-        let after = xitdb::dump_json(&db).unwrap();
+        let after = xitdb::json::dump_json(&db).unwrap();
         let prefix = original.trim_end().trim_end_matches("]}}");
         assert!(after.starts_with(prefix), "{name}: earlier moments changed");
         let reopened = Database::from_bytes(db.into_bytes()).unwrap();
-        assert_eq!(xitdb::dump_json(&reopened).unwrap(), after, "{name}");
+        assert_eq!(xitdb::json::dump_json(&reopened).unwrap(), after, "{name}");
     }
     assert!(edited >= 150, "only {edited} golden lists edited");
 }

@@ -22,10 +22,11 @@ use std::fmt;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::OnceLock;
+use xitdb::format::{HashKind, Hasher, Slot, Tag};
+use xitdb::json::{dump_json, load_json};
 use xitdb::storage::{FileStorage, MemoryStorage, Storage};
 use xitdb::{
-    dump_json, load_json, Cursor, Database, Durability, Error, HashKind, Hasher, MapView, Options,
-    SetView, Slot, Snapshot, Tag, Transaction, Value,
+    Cursor, Database, Durability, Error, MapView, Options, SetView, Snapshot, Transaction, Value,
 };
 
 // ------------------------------------------------------------ errors

@@ -5,11 +5,10 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use xitdb::format::{HashKind, Tag};
+use xitdb::json::dump_json;
 use xitdb::storage::MemoryStorage;
-use xitdb::{
-    dump_json, Database, Durability, Error, HashKind, MapView, Options, PathStep, Tag, Transaction,
-    Value,
-};
+use xitdb::{Database, Durability, Error, MapView, Options, PathStep, Transaction, Value};
 
 type R = Result<(), Error>;
 
@@ -1258,7 +1257,7 @@ fn root_map_database_in_memory() {
     assert!(matches!(db.moment(0), Err(Error::WrongRoot { .. })));
     // the JSON dump agrees with a fresh load of itself
     let json = dump_json(&db).unwrap();
-    let again = xitdb::load_json(&json, MemoryStorage::new()).unwrap();
+    let again = xitdb::json::load_json(&json, MemoryStorage::new()).unwrap();
     assert_eq!(dump_json(&again).unwrap(), json);
 }
 

@@ -6,9 +6,11 @@ use proptest::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use xitdb::format::{HashKind, Slot, Tag};
+use xitdb::json::dump_json;
 use xitdb::storage::Storage;
 use xitdb::verify::{Problem, ProblemKind, Report};
-use xitdb::{dump_json, verify, Database, Error, HashKind, Slot, Tag, Value};
+use xitdb::{Database, Error, Value};
 
 type R = Result<(), Error>;
 
@@ -59,12 +61,12 @@ fn dagger() -> Vec<String> {
 
 fn report(bytes: &[u8]) -> Report {
     let db = Database::from_slice(bytes).unwrap();
-    verify(&db).unwrap()
+    db.verify().unwrap()
 }
 
 #[track_caller]
 fn clean<S: Storage>(db: &Database<S>) -> Report {
-    let r = verify(db).unwrap();
+    let r = db.verify().unwrap();
     assert!(
         r.problem.is_none(),
         "unexpected problem: {}",
@@ -146,7 +148,7 @@ fn every_golden_file_verifies_clean() {
 
         // writable: the open cuts uncommitted bytes, and the rest verifies
         let db = Database::from_bytes(bytes.clone()).unwrap();
-        let w = verify(&db).unwrap();
+        let w = db.verify().unwrap();
         assert!(
             w.problem.is_none(),
             "{name} (writable): {}",
@@ -184,7 +186,7 @@ fn golden_files_verify_through_file_storage() {
         let path = dir.path().join(format!("{name}.xdb"));
         std::fs::write(&path, bytes).unwrap();
         let ro = Database::open_read_only(&path).unwrap();
-        let r = verify(&ro).unwrap();
+        let r = ro.verify().unwrap();
         assert!(r.problem.is_none(), "{name}: {}", r.problem.unwrap());
         drop(ro);
         let rw = Database::open(&path).unwrap();
@@ -502,7 +504,7 @@ fn nesting_is_limited_exactly_as_the_dump_is() {
     clean(&ok);
     assert!(dump_json(&ok).is_ok());
     let deep = nested(513);
-    let p = verify(&deep).unwrap().problem.unwrap();
+    let p = deep.verify().unwrap().problem.unwrap();
     assert_eq!(p.kind, ProblemKind::TooDeep, "{p}");
     assert!(dump_json(&deep).is_err());
 }
@@ -552,7 +554,7 @@ fn nesting_heights_are_exact_through_shared_list_blocks() {
             (510, 0, true),
         ] {
             let db = shared_nesting(m, k, long_first);
-            let r = verify(&db).unwrap();
+            let r = db.verify().unwrap();
             let at = format!("m={m} k={k} long_first={long_first}");
             assert_eq!(r.problem.is_none(), ok, "{at}: {:?}", r.problem);
             if let Some(p) = &r.problem {
@@ -1225,7 +1227,7 @@ proptest! {
         }
         if let Ok(db) = Database::from_slice(&bytes) {
             let t = Instant::now();
-            let (r, largest) = largest_allocation(|| verify(&db).unwrap());
+            let (r, largest) = largest_allocation(|| db.verify().unwrap());
             prop_assert!(t.elapsed() < Duration::from_secs(2), "slow: {:?}", t.elapsed());
             prop_assert!(largest <= allowance(bytes.len()), "allocated {largest} at once");
             if r.problem.is_none() && r.warning_count == 0 {
@@ -1237,7 +1239,7 @@ proptest! {
             }
         }
         if let Ok(db) = Database::from_bytes(bytes) {
-            let _ = verify(&db).unwrap();
+            let _ = db.verify().unwrap();
         }
     }
 }
@@ -1408,7 +1410,7 @@ proptest! {
                 Ok(())
             });
             prop_assert!(r.is_ok() || *abort, "transaction {i}: {r:?}");
-            let report = verify(&db).unwrap();
+            let report = db.verify().unwrap();
             prop_assert!(report.problem.is_none(), "after {i}: {}", report.problem.unwrap());
             prop_assert_eq!(report.warning_count, 0, "after {}: {:?}", i, report.warnings);
         }

@@ -14,8 +14,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
+use xitdb::format::{HashKind, Hasher};
 use xitdb::storage::Storage;
-use xitdb::{Database, Durability, Error, HashKind, Hasher, Options, Transaction};
+use xitdb::{Database, Durability, Error, Options, Transaction};
 
 /// Entries of the standard map, items of the linked list.
 pub const N: u64 = 100_000;

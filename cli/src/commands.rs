@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use xitdb::{ChangeKind, Database, Slot, Tag};
+use xitdb::diff::ChangeKind;
+use xitdb::format::{Slot, Tag};
+use xitdb::Database;
 
 /// `info FILE`.
 pub fn info(file: &Path, out: &mut dyn Write) -> Result<()> {
@@ -330,7 +332,7 @@ pub fn dump(
     };
     let db = open::open_read(file)?;
     let text = if moment.is_none() && steps.is_none() {
-        xitdb::dump_json(&db)?
+        xitdb::json::dump_json(&db)?
     } else {
         let root = open::view(&db, moment)?;
         let c = edit::lookup(root, steps.as_deref().unwrap_or(&[]))?;
@@ -386,7 +388,7 @@ pub fn load(json_path: &Path, out_path: &Path, force: bool, out: &mut dyn Write)
         json =
             std::fs::read_to_string(json_path).map_err(|e| CliError::from(e).in_file(json_path))?;
     }
-    let db = xitdb::load_json(&json, xitdb::storage::MemoryStorage::new())
+    let db = xitdb::json::load_json(&json, xitdb::storage::MemoryStorage::new())
         .map_err(|e| CliError::from(e).in_file(json_path))?;
     let moments = if matches!(db.header().tag, Tag::ArrayList | Tag::None) {
         Some(db.moment_count()?)
@@ -522,7 +524,7 @@ pub fn write_diff(db: &Db, a: i64, b: i64, json: bool, out: &mut dyn Write) -> R
 /// `verify FILE`: the report on `out`; an error when a problem was found.
 pub fn verify(file: &Path, out: &mut dyn Write) -> Result<()> {
     let db = open::open_read(file)?;
-    let r = xitdb::verify(&db).map_err(|e| CliError::from(e).in_file(file))?;
+    let r = db.verify().map_err(|e| CliError::from(e).in_file(file))?;
     let s = r.stats;
     let status = if r.problem.is_some() { "PROBLEM" } else { "ok" };
     writeln!(out, "{}: {status}", file.display())?;
@@ -592,8 +594,8 @@ pub fn compact(
     // the copy takes the source's hash id and size whatever the options say
     let hash = src.hasher().kind().unwrap_or_default();
     let keep = match keep_last {
-        Some(n) => xitdb::Keep::Last(n),
-        None => xitdb::Keep::All,
+        Some(n) => xitdb::compact::Keep::Last(n),
+        None => xitdb::compact::Keep::All,
     };
     let tmp = temp_beside(out_path);
     let opts = xitdb::Options {
@@ -601,12 +603,12 @@ pub fn compact(
         durability: xitdb::Durability::None,
         ..Default::default()
     };
-    let run = || -> Result<xitdb::CompactReport> {
+    let run = || -> Result<xitdb::compact::CompactReport> {
         let mut dst = Database::create_with(&tmp, opts)?;
         let tty = std::io::stderr().is_terminal();
         let start = Instant::now();
         let mut bar: Option<indicatif::ProgressBar> = None;
-        let mut progress = |p: xitdb::Progress| {
+        let mut progress = |p: xitdb::compact::Progress| {
             if bar.is_none() && tty && start.elapsed() > Duration::from_millis(300) {
                 let b = indicatif::ProgressBar::with_draw_target(
                     Some(p.moments_total),

@@ -4,7 +4,8 @@ use crate::error::{CliError, Result};
 use crate::path::{display, Step};
 use crate::value;
 use serde_json::Value as Json;
-use xitdb::{Cursor, Error, Tag, Transaction, WriteCursor};
+use xitdb::format::Tag;
+use xitdb::{Cursor, CursorMut, Error, Transaction};
 
 /// A change to make: what `put` and `remove` do, and what the shell stages.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ pub fn apply(tx: &mut Transaction<'_>, op: &Op) -> Result<()> {
 
 /// Follows `steps` for writing. With `create`, missing map entries are
 /// created and empty slots become HashMaps (or an ArrayList for `[]`).
-fn walk<'t>(mut cur: WriteCursor<'t>, steps: &[Step], create: bool) -> Result<WriteCursor<'t>> {
+fn walk<'t>(mut cur: CursorMut<'t>, steps: &[Step], create: bool) -> Result<CursorMut<'t>> {
     for (i, s) in steps.iter().enumerate() {
         let at = &steps[..i];
         let tag = cur.slot()?.tag;
@@ -146,7 +147,7 @@ fn not_a(at: &[Step], tag: Tag, want: &str) -> CliError {
 }
 
 /// Opens the map at `cur` for a key step (an empty slot becomes a HashMap).
-fn open_map<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<xitdb::MapMut<'t>> {
+fn open_map<'t>(cur: CursorMut<'t>, tag: Tag, at: &[Step]) -> Result<xitdb::MapMut<'t>> {
     Ok(match tag {
         Tag::None | Tag::HashMap => cur.hash_map()?,
         Tag::CountedHashMap => cur.counted_hash_map()?,
@@ -162,12 +163,7 @@ fn open_map<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<xitdb::Ma
 }
 
 /// The item `n` of the list at `cur`; `at` ends with the index step.
-fn index_cursor<'t>(
-    cur: WriteCursor<'t>,
-    tag: Tag,
-    n: i64,
-    at: &[Step],
-) -> Result<WriteCursor<'t>> {
+fn index_cursor<'t>(cur: CursorMut<'t>, tag: Tag, n: i64, at: &[Step]) -> Result<CursorMut<'t>> {
     let parent = &at[..at.len().saturating_sub(1)];
     let r = match tag {
         Tag::ArrayList => cur.array_list()?.into_cursor(n),
@@ -192,7 +188,7 @@ fn index_cursor<'t>(
 }
 
 /// A new item at the end of the list at `cur` (an empty slot becomes an ArrayList).
-fn append_cursor<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<WriteCursor<'t>> {
+fn append_cursor<'t>(cur: CursorMut<'t>, tag: Tag, at: &[Step]) -> Result<CursorMut<'t>> {
     Ok(match tag {
         Tag::None | Tag::ArrayList => cur.array_list()?.into_append_cursor()?,
         Tag::LinkedArrayList => cur.linked_array_list()?.into_append_cursor()?,
@@ -201,7 +197,7 @@ fn append_cursor<'t>(cur: WriteCursor<'t>, tag: Tag, at: &[Step]) -> Result<Writ
 }
 
 /// Writes `v` at the last step of a put, below `cur`.
-fn put_last(cur: WriteCursor<'_>, last: &Step, steps: &[Step], v: &Json) -> Result<()> {
+fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result<()> {
     let parent = &steps[..steps.len() - 1];
     let tag = cur.slot()?.tag;
     if matches!(tag, Tag::HashSet | Tag::CountedHashSet) {
@@ -239,7 +235,7 @@ fn put_last(cur: WriteCursor<'_>, last: &Step, steps: &[Step], v: &Json) -> Resu
 }
 
 /// Removes the entry, member or item at the last step, below `cur`.
-fn remove_last(cur: WriteCursor<'_>, last: &Step, steps: &[Step]) -> Result<()> {
+fn remove_last(cur: CursorMut<'_>, last: &Step, steps: &[Step]) -> Result<()> {
     let parent = &steps[..steps.len() - 1];
     let tag = cur.slot()?.tag;
     let removed = match (tag, last) {

@@ -2,8 +2,9 @@
 
 use crate::error::{CliError, Result};
 use std::path::Path;
+use xitdb::format::Tag;
 use xitdb::storage::{FileStorage, Storage};
-use xitdb::{Cursor, Database, Tag, Transaction};
+use xitdb::{Cursor, Database, Transaction};
 
 /// A database file.
 pub type Db = Database<FileStorage>;

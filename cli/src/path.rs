@@ -14,7 +14,7 @@
 //! characters that does not start with `#`; digits are keys too (`a.0` is
 //! key "0"; an index is always written `[0]`).
 
-use xitdb::PathElem;
+use xitdb::PathStepBuf;
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,13 +273,13 @@ pub fn json_string(s: &str) -> String {
 }
 
 /// The path of a diff change, as steps.
-pub fn from_elems(elems: &[PathElem]) -> Vec<Step> {
+pub fn from_elems(elems: &[PathStepBuf]) -> Vec<Step> {
     elems
         .iter()
         .map(|e| match e {
-            PathElem::Key(k) => Step::Key(k.clone()),
-            PathElem::Hash(h) => Step::Hash(h.clone()),
-            PathElem::Index(i) => Step::Index(i64::try_from(*i).unwrap_or(i64::MAX)),
+            PathStepBuf::Key(k) => Step::Key(k.clone()),
+            PathStepBuf::Hash(h) => Step::Hash(h.clone()),
+            PathStepBuf::Index(i) => Step::Index(*i),
         })
         .collect()
 }

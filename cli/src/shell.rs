@@ -15,7 +15,8 @@ use crate::path::{self, Step};
 use crate::value::{self, kind_name};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use xitdb::{Cursor, HashKind, Hasher, Tag, ValueRef};
+use xitdb::format::{HashKind, Hasher, Tag};
+use xitdb::{Cursor, ValueRef};
 
 const HELP: &str = "\
 Commands (PATH is relative to the current structure; /PATH starts at the

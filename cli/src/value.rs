@@ -9,7 +9,8 @@
 use crate::error::{CliError, Result};
 use crate::path::{hex, json_string};
 use serde_json::{Map, Value as Json};
-use xitdb::{Cursor, FormatTag, Tag, ValueRef, WriteCursor};
+use xitdb::format::{FormatTag, Tag};
+use xitdb::{Cursor, CursorMut, ValueRef};
 
 /// The syntax, for help texts.
 pub const HELP: &str = "\
@@ -141,7 +142,7 @@ fn entry(e: &Json) -> Result<Json, String> {
 
 /// Writes the canonical value `v` (from [`parse`]) at `cur`, replacing
 /// what was there. Structures are new (an existing map is not merged into).
-pub fn write(cur: WriteCursor<'_>, v: &Json) -> Result<()> {
+pub fn write(cur: CursorMut<'_>, v: &Json) -> Result<()> {
     xitdb::json::write_json_value(cur, v).map_err(|e| match e {
         xitdb::Error::Json(m) => CliError::new(format!("bad value: {m}")),
         e => e.into(),

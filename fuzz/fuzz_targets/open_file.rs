@@ -6,7 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use xitdb::{Database, Error, Tag};
+use xitdb::format::Tag;
+use xitdb::{Database, Error};
 
 /// One file per fuzzing process, rewritten for every input.
 fn path() -> &'static PathBuf {

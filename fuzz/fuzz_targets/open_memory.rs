@@ -4,8 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xitdb::format::HashKind;
 use xitdb::storage::SliceStorage;
-use xitdb::{Database, HashKind, Options};
+use xitdb::{Database, Options};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(db) = Database::from_slice(data) else {

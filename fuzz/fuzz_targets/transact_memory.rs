@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xitdb::{Database, Error, Tag};
+use xitdb::format::Tag;
+use xitdb::{Database, Error};
 use xitdb_fuzz::{existing_keys, run_ops, Script};
 
 fuzz_target!(|data: &[u8]| {

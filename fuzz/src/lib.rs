@@ -10,8 +10,10 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::OnceLock;
+use xitdb::format::Tag;
+use xitdb::json::dump_json;
 use xitdb::storage::Storage;
-use xitdb::{dump_json, Cursor, Database, Error, PathStep, Tag, ValueRef};
+use xitdb::{Cursor, Database, Error, PathStep, ValueRef};
 
 /// Nodes (values, entries, items) one walk visits at most.
 const WALK_NODES: u32 = 4_000;
@@ -443,7 +445,7 @@ pub fn full_check<S: Storage>(db: &Database<S>) -> Option<Result<String, String>
     if let Some(Ok(json)) = &dump {
         assert!(json.ends_with("}\n"), "a dump is one JSON line");
     }
-    let report = xitdb::verify(db);
+    let report = db.verify();
     if verify_oracle() {
         if let (Ok(r), Some(Err(e))) = (&report, &dump) {
             assert!(

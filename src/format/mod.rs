@@ -4,11 +4,26 @@
 //! and back. All integers are big-endian; there is no padding. FORMAT.md at
 //! the crate root describes the same layouts in prose.
 
+mod hash;
 mod header;
+mod record;
 mod slot;
 
+pub use hash::{HashKind, Hasher, KeyHash, BLAKE3_ID, MAX_HASH_LEN, SHA1_ID};
 pub use header::{Header, TopHeader};
+pub use record::{
+    block_slot, level_capacity, put_u64, slot_at, u64_at, KvLayout, LinkedEntry, LinkedHeader,
+    ListHeader, RecordKind,
+};
 pub use slot::{Slot, Tag, MAX_POINTER, MIN_POINTER};
+
+/// A 2-byte tag attached to a byte value (opaque to the database).
+pub type FormatTag = [u8; 2];
+
+/// Deepest nesting of structures inside structures that the tools (verify,
+/// diff, compaction, the JSON dump) follow before reporting an error: the
+/// bound that keeps a hostile file from exhausting their stacks.
+pub const MAX_NESTING: u32 = 512;
 
 /// Format version written and read by this library.
 pub const VERSION: u16 = 0;

@@ -2,8 +2,8 @@
 //! transaction with its one copy-on-write rule.
 
 use crate::error::{Error, Result};
+use crate::format::Hasher;
 use crate::format::{Slot, Tag, SLOT_LEN};
-use crate::hash::Hasher;
 use crate::storage::{check_range, Storage};
 use std::borrow::Cow;
 

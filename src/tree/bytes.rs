@@ -1,13 +1,10 @@
 //! Byte strings: inline (`short_bytes`, up to 8 bytes) or length-prefixed
 //! out of line (`bytes`), each with an optional 2-byte format tag.
 
-use super::access::{Src, TxCore};
 use crate::error::{Error, Result};
-use crate::format::{Slot, Tag};
+use crate::format::{FormatTag, Slot, Tag};
+use crate::tree::access::{Src, TxCore};
 use std::borrow::Cow;
-
-/// A 2-byte tag attached to a byte value (opaque to the database).
-pub type FormatTag = [u8; 2];
 
 /// Chooses the encoding exactly as the reference does: inline when the
 /// bytes fit (8, or 6 with a format tag) and contain no zero byte.

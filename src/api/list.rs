@@ -3,14 +3,14 @@
 //! Both kinds share one implementation of reading and writing items
 //! ([`Seq`]); the LinkedArrayList adds the operations only its tree allows.
 
-use crate::cursor::Cursor;
+use crate::api::cursor::Cursor;
+use crate::api::cursor_mut::CursorMut;
+use crate::api::value::Value;
 use crate::error::Result;
 use crate::format::Slot;
 use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::array_list::{resolve_index, ArrayList, ListIter};
 use crate::tree::linked_list::{LinkedIter, LinkedList};
-use crate::value::Value;
-use crate::write::WriteCursor;
 
 /// Iterator over the items of a list, yielding cursors.
 pub struct Items<'r> {
@@ -171,17 +171,17 @@ impl<'t, T: Seq> SeqMut<'t, T> {
         SeqView::new(self.core.src(), self.core.read_slot(self.pos)?)
     }
 
-    fn into_append_cursor(mut self) -> Result<WriteCursor<'t>> {
+    fn into_append_cursor(mut self) -> Result<CursorMut<'t>> {
         let mut list = T::open_mut(&mut self.core, self.pos)?;
         let slot = list.push_slot(&mut self.core)?;
-        Ok(WriteCursor::new(self.core, SlotPos::Disk(slot)))
+        Ok(CursorMut::new(self.core, SlotPos::Disk(slot)))
     }
 
-    fn into_cursor(mut self, index: i64) -> Result<WriteCursor<'t>> {
+    fn into_cursor(mut self, index: i64) -> Result<CursorMut<'t>> {
         let mut list = T::open_mut(&mut self.core, self.pos)?;
         let k = resolve_index(index, list.size())?;
         let slot = list.slot_pos_mut(&mut self.core, k)?;
-        Ok(WriteCursor::new(self.core, SlotPos::Disk(slot)))
+        Ok(CursorMut::new(self.core, SlotPos::Disk(slot)))
     }
 }
 
@@ -272,12 +272,12 @@ macro_rules! mut_api {
 
             /// Appends an item and returns a cursor on it, to write a value
             /// or open a nested structure there.
-            pub fn append_cursor(&mut self) -> Result<WriteCursor<'_>> {
+            pub fn append_cursor(&mut self) -> Result<CursorMut<'_>> {
                 self.0.reborrow().into_append_cursor()
             }
 
             /// Like `append_cursor`, consuming the handle.
-            pub fn into_append_cursor(self) -> Result<WriteCursor<'t>> {
+            pub fn into_append_cursor(self) -> Result<CursorMut<'t>> {
                 self.0.into_append_cursor()
             }
 
@@ -287,12 +287,12 @@ macro_rules! mut_api {
             }
 
             /// A cursor on the item at `index`, for writing in place.
-            pub fn cursor(&mut self, index: i64) -> Result<WriteCursor<'_>> {
+            pub fn cursor(&mut self, index: i64) -> Result<CursorMut<'_>> {
                 self.0.reborrow().into_cursor(index)
             }
 
             /// Like `cursor`, consuming the handle.
-            pub fn into_cursor(self, index: i64) -> Result<WriteCursor<'t>> {
+            pub fn into_cursor(self, index: i64) -> Result<CursorMut<'t>> {
                 self.0.into_cursor(index)
             }
         }
@@ -346,15 +346,12 @@ impl LinkedListMut<'_> {
 
     /// Inserts an item (an explicit null until written) before the item at
     /// `index` and returns a cursor on it.
-    pub fn insert_cursor(&mut self, index: i64) -> Result<WriteCursor<'_>> {
+    pub fn insert_cursor(&mut self, index: i64) -> Result<CursorMut<'_>> {
         let slot = self.edit(|core, list| {
             let k = resolve_index(index, list.size)?;
             list.insert_slot(core, k)
         })?;
-        Ok(WriteCursor::new(
-            self.0.core.reborrow(),
-            SlotPos::Disk(slot),
-        ))
+        Ok(CursorMut::new(self.0.core.reborrow(), SlotPos::Disk(slot)))
     }
 
     /// Removes the item at `index` (negative counts from the end).

@@ -1,13 +1,14 @@
 //! Read-only cursors: a slot plus the bytes around it, with typed reads.
 
-use crate::bytes_io::BytesReader;
+use crate::api::bytes_io::BytesReader;
+use crate::api::list::{LinkedListView, ListView};
+use crate::api::map::{MapView, SetView};
+use crate::api::value::PathStep;
 use crate::error::{Error, Result};
+use crate::format::FormatTag;
 use crate::format::{Slot, Tag};
-use crate::list::{LinkedListView, ListView};
-use crate::map::{MapView, SetView};
 use crate::tree::access::Src;
-use crate::tree::bytes::{self, FormatTag};
-use crate::value::PathStep;
+use crate::tree::bytes;
 use std::borrow::Cow;
 
 /// A read-only position in a database: one slot and the storage it points into.

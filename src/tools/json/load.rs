@@ -1,12 +1,12 @@
 //! Building a database from its canonical JSON dump.
 
-use crate::db::{Database, Options};
+use crate::api::cursor_mut::CursorMut;
+use crate::api::database::{Database, Options};
+use crate::api::value::Value;
 use crate::error::{Error, Result};
 use crate::format::Tag;
-use crate::hash::{HashKind, Hasher};
+use crate::format::{HashKind, Hasher};
 use crate::storage::Storage;
-use crate::value::Value;
-use crate::write::WriteCursor;
 use serde_json::Value as Json;
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -17,7 +17,7 @@ fn bad(msg: impl Into<String>) -> Error {
 ///
 /// The result has the same header kind, the same moments (one transaction
 /// each), and the same structures, hashes, keys and values, so that
-/// [`crate::dump_json`] of it reproduces the document. Entries are
+/// [`crate::json::dump_json`] of it reproduces the document. Entries are
 /// inserted by their recorded hashes, so no key is rehashed.
 pub fn load_json<S: Storage>(json: &str, store: S) -> Result<Database<S>> {
     if !store.is_empty() {
@@ -99,7 +99,7 @@ fn float(v: &Json) -> Result<f64> {
 /// Writes one value given in the canonical JSON form at `cursor`,
 /// replacing what is there.
 ///
-/// The form is the one [`crate::json::dump_value`] prints for a value:
+/// The form is the one [`crate::tools::json::dump_value`] prints for a value:
 /// `null`, `{"uint":N}`, `{"int":N}`, `{"float":X}` (or `"NaN"`,
 /// `"Infinity"`, `"-Infinity"`), `{"bytes":"HEX"}` with an optional
 /// `"format_tag":"HEX"` (2 bytes), `{"array_list":[VALUE,...]}`,
@@ -123,7 +123,7 @@ fn float(v: &Json) -> Result<f64> {
 /// Anything else (booleans, strings or numbers where a value is expected,
 /// integers out of range, unknown kinds or fields) is an [`Error::Json`];
 /// what was written before the error is left to the transaction to undo.
-pub fn write_json_value(cursor: WriteCursor<'_>, value: &Json) -> Result<()> {
+pub fn write_json_value(cursor: CursorMut<'_>, value: &Json) -> Result<()> {
     build(cursor, value)
 }
 
@@ -131,7 +131,7 @@ const NOT_A_VALUE: &str = "a value must be null or an object with one kind, such
      {\"int\":5} or {\"hash_map\":[{\"key\":{\"bytes\":\"6b\"},\"value\":null}]}";
 
 /// Writes one canonical VALUE at `cur`, replacing what is there.
-fn build(mut cur: WriteCursor<'_>, v: &Json) -> Result<()> {
+fn build(mut cur: CursorMut<'_>, v: &Json) -> Result<()> {
     let obj = match v {
         Json::Null => return cur.write(()),
         Json::Object(o) => o,
@@ -279,8 +279,8 @@ impl<'j> Entry<'j> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::dump_value;
     use crate::storage::MemoryStorage;
+    use crate::tools::json::dump_value;
 
     fn db() -> Database<MemoryStorage> {
         Database::open_storage(MemoryStorage::new(), Options::default()).unwrap()

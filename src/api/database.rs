@@ -7,19 +7,19 @@
 //! 24-byte history header last. A transaction that fails is rolled back to
 //! the exact bytes the database had before it.
 
-use crate::cursor::Cursor;
+use crate::api::cursor::Cursor;
+use crate::api::cursor_mut::CursorMut;
+use crate::api::map::MapMut;
+use crate::api::snapshot::Snapshot;
 use crate::error::{Error, Result};
+use crate::format::{HashKind, Hasher};
 use crate::format::{
     Header, Slot, Tag, TopHeader, BLOCK_LEN, DATABASE_START, HEADER_LEN, TOP_HEADER_LEN, VERSION,
 };
-use crate::hash::{HashKind, Hasher};
-use crate::map::MapMut;
-use crate::snapshot::Snapshot;
 use crate::storage::{FileStorage, MemoryStorage, SliceStorage, Storage};
 use crate::tree::access::{SlotPos, Src, Store, TxCore, TxState};
 use crate::tree::array_list::{resolve_index, ArrayList};
 use crate::tree::hamt::Hamt;
-use crate::write::WriteCursor;
 use std::path::Path;
 
 /// How a commit makes itself durable.
@@ -631,33 +631,31 @@ impl<S: Storage> Database<S> {
         self.transact(|tx| tx.root().write_slot(slot))
     }
 
-    /// The changes that turn moment `a` into moment `b` (indices as in
-    /// [`Database::moment`]), as a lazy stream; see [`crate::diff`].
-    pub fn diff(&self, a: i64, b: i64) -> Result<crate::diff::Diff<'_>> {
-        Ok(crate::diff::diff(self.moment(a)?, self.moment(b)?))
+    /// The committed history (`None` for a root-map database), as the last
+    /// open or commit read it.
+    pub(crate) fn committed_history(&self) -> Option<ArrayList> {
+        self.history
     }
 
-    /// Copies the moments `keep` selects into `dst`, a new empty database,
-    /// sharing every block the kept moments share and dropping the rest;
-    /// `progress` is called as moments are copied. See [`crate::compact`].
-    pub fn compact_into<T: Storage>(
-        &self,
-        dst: &mut Database<T>,
-        keep: crate::compact::Keep,
-        progress: &mut dyn FnMut(crate::compact::Progress),
-    ) -> Result<crate::compact::CompactReport> {
-        let source = crate::compact::Source {
-            src: self.src(),
-            header: self.header,
-            history: self.history,
-        };
-        let durability = dst.durability;
-        let report = dst.atomically(Slot::EMPTY, |store, _| {
-            crate::compact::compact(&source, store, durability, keep, progress)
-        })?;
-        dst.hasher = self.hasher;
-        dst.load_state()?;
-        Ok(report)
+    /// The commit durability in force.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Rewrites the whole database through `body`, which gets the raw
+    /// storage and the durability; on success the database takes `hasher`
+    /// and reloads its header and history, on failure the storage is put
+    /// back byte for byte. Tools that write whole files (compaction) use it.
+    pub(crate) fn rewrite<T>(
+        &mut self,
+        hasher: Hasher,
+        body: impl FnOnce(&mut S, Durability) -> Result<T>,
+    ) -> Result<T> {
+        let durability = self.durability;
+        let out = self.atomically(Slot::EMPTY, |store, _| body(store, durability))?;
+        self.hasher = hasher;
+        self.load_state()?;
+        Ok(out)
     }
 
     /// Drops every moment after the first `len` (the reference's history
@@ -737,9 +735,9 @@ impl<'db> Transaction<'db> {
 
     /// A cursor on the root being built: the new moment (initially the
     /// previous moment's root), or the root map in [`Database::transact_root`].
-    pub fn root(&mut self) -> WriteCursor<'_> {
+    pub fn root(&mut self) -> CursorMut<'_> {
         let pos = self.root;
-        WriteCursor::new(self.core(), pos)
+        CursorMut::new(self.core(), pos)
     }
 
     /// Shorthand for `root().hash_map()`: the moment's root as a HashMap.

@@ -81,18 +81,19 @@
 //!   before its copy is done means the pointers form a cycle (`Corrupt`);
 //! * depths are bounded: a trie has at most `2H` levels, list shifts at most
 //!   15 (`TooDeep`), and structures nest at most [`MAX_NESTING`] deep below
-//!   a moment (`TooDeep`, the limit of [`crate::dump_json`] and
-//!   [`crate::verify()`]). The walk's stack and memo hold at most one entry
+//!   a moment (`TooDeep`, the limit of [`crate::json::dump_json`] and
+//!   [`Database::verify`]). The walk's stack and memo hold at most one entry
 //!   per distinct record of the source;
 //! * a position reached as two different kinds of record (a map block and a
 //!   list block, list blocks at two heights, ...) is `Corrupt`.
 //!
 //! [`Database::compact_into`]: crate::Database::compact_into
 //! [`Durability::Full`]: crate::Durability::Full
-//! [`MAX_NESTING`]: crate::verify::MAX_NESTING
+//! [`MAX_NESTING`]: crate::format::MAX_NESTING
 
-use crate::db::Durability;
+use crate::api::database::{Database, Durability};
 use crate::error::{Error, Result};
+use crate::format::MAX_NESTING;
 use crate::format::{
     list_shift, Header, Slot, Tag, TopHeader, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, DATABASE_START,
     HEADER_LEN, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, LIST_HEADER_LEN, SLOT_LEN,
@@ -103,7 +104,6 @@ use crate::tree::access::Src;
 use crate::tree::array_list::ArrayList;
 use crate::tree::bytes::long_extent;
 use crate::tree::linked_list::LinkedList;
-use crate::verify::MAX_NESTING;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -157,6 +157,28 @@ pub(crate) struct Source<'a> {
     pub header: Header,
     /// The committed history (root tag array_list).
     pub history: Option<ArrayList>,
+}
+
+impl<S: Storage> Database<S> {
+    /// Copies the moments `keep` selects into `dst`, a new empty database,
+    /// sharing every block the kept moments share and dropping the rest;
+    /// `progress` is called as moments are copied. See the
+    /// [module documentation](self).
+    pub fn compact_into<T: Storage>(
+        &self,
+        dst: &mut Database<T>,
+        keep: Keep,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<CompactReport> {
+        let source = Source {
+            src: self.src(),
+            header: self.header(),
+            history: self.committed_history(),
+        };
+        dst.rewrite(self.hasher(), |store, durability| {
+            compact(&source, store, durability, keep, progress)
+        })
+    }
 }
 
 /// Where the history's first block sits (right after its 24-byte header).

@@ -5,9 +5,9 @@
 //! (`hash`, key slot, value slot). Counted kinds keep an 8-byte entry count
 //! in front of the root block.
 
-use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
 use crate::format::{hash_nibble, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, SLOT_LEN};
+use crate::tree::access::{SlotPos, Src, TxCore};
 
 /// A map or set located in storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,7 +343,8 @@ impl Iterator for HamtIter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Database, HashKind};
+    use crate::format::HashKind;
+    use crate::Database;
 
     fn hash(last: u8, second_last: u8) -> [u8; 20] {
         let mut h = [0u8; 20];

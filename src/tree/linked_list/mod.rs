@@ -11,12 +11,14 @@
 //! child after any partly filled child and flag that child `full`, so the
 //! flags this library writes are always right.
 
-use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
 use crate::format::{
     Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT,
     MAX_POINTER, MIN_POINTER,
 };
+use crate::tree::access::{SlotPos, Src, TxCore};
+
+mod edit;
 
 /// One 17-byte entry of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,34 +1,34 @@
 //! Write cursors: a writable slot inside a transaction.
 
-use crate::bytes_io::BytesWriter;
-use crate::cursor::Cursor;
+use crate::api::bytes_io::BytesWriter;
+use crate::api::cursor::Cursor;
+use crate::api::list::{LinkedListMut, ListMut};
+use crate::api::map::{MapMut, SetMut};
+use crate::api::value::{PathStep, Value};
 use crate::error::{Error, Result};
+use crate::format::Hasher;
 use crate::format::{Slot, Tag};
-use crate::hash::Hasher;
-use crate::list::{LinkedListMut, ListMut};
-use crate::map::{MapMut, SetMut};
 use crate::tree::access::{SlotPos, TxCore};
 use crate::tree::bytes;
-use crate::value::{PathStep, Value};
 
 /// A writable slot: a map value, a list item or a moment's root.
 ///
 /// Write a scalar into it, copy another slot into it (cloning a structure
 /// without copying its contents), or open a structure there; opening
 /// creates the structure when the slot is empty.
-pub struct WriteCursor<'t> {
+pub struct CursorMut<'t> {
     core: TxCore<'t>,
     pos: SlotPos,
 }
 
-impl<'t> WriteCursor<'t> {
+impl<'t> CursorMut<'t> {
     pub(crate) fn new(core: TxCore<'t>, pos: SlotPos) -> Self {
-        WriteCursor { core, pos }
+        CursorMut { core, pos }
     }
 
     /// A shorter-lived cursor on the same slot.
-    pub fn reborrow(&mut self) -> WriteCursor<'_> {
-        WriteCursor::new(self.core.reborrow(), self.pos)
+    pub fn reborrow(&mut self) -> CursorMut<'_> {
+        CursorMut::new(self.core.reborrow(), self.pos)
     }
 
     /// The hasher of the database this cursor writes into.
@@ -129,7 +129,7 @@ impl<'t> WriteCursor<'t> {
     /// Follows a path of existing structures, creating map entries (and a
     /// HashMap in an empty slot) for `Key` steps; `Index` steps need an
     /// existing list item.
-    pub fn at_path(self, path: &[PathStep<'_>]) -> Result<WriteCursor<'t>> {
+    pub fn at_path(self, path: &[PathStep<'_>]) -> Result<CursorMut<'t>> {
         let mut cur = self;
         for (step_no, step) in path.iter().enumerate() {
             let tag = cur.slot()?.tag;

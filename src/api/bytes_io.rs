@@ -3,9 +3,10 @@
 //! whole in memory.
 
 use crate::error::{Error, Result};
+use crate::format::FormatTag;
 use crate::format::{Slot, Tag};
 use crate::tree::access::{SlotPos, Src, TxCore};
-use crate::tree::bytes::{self, FormatTag};
+use crate::tree::bytes;
 use std::io::{self, SeekFrom};
 
 enum Body {

@@ -1,17 +1,17 @@
 //! Rendering a database as canonical JSON.
 
 use super::float::format_float;
-use crate::cursor::{Cursor, ValueRef};
-use crate::db::Database;
+use crate::api::cursor::{Cursor, ValueRef};
+use crate::api::database::Database;
+use crate::api::map::Entries;
 use crate::error::{Error, Result};
 use crate::format::Tag;
-use crate::map::Entries;
 use crate::storage::Storage;
 use std::fmt::Write;
 
 /// Deepest nesting of structures the dump follows (a slot can be made to
 /// point at its own ancestor; this turns such a cycle into an error).
-const MAX_NESTING: usize = 512;
+const MAX_NESTING: usize = crate::format::MAX_NESTING as usize;
 
 /// Renders the whole database (header and root, every moment of a
 /// history) as one line of canonical JSON, ending with a newline.

@@ -10,10 +10,10 @@
 //! subtree holds fewer leaves than it could is flagged, so that readers
 //! which trust the flags (the reference) locate items correctly.
 
-use super::access::TxCore;
-use super::linked_list::{capacity, read_entry, Entry, LinkedList};
+use super::{capacity, read_entry, Entry, LinkedList};
 use crate::error::{Error, Result};
 use crate::format::{Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT};
+use crate::tree::access::TxCore;
 
 /// A block's occupied entries, in order (empty entries are dropped).
 #[derive(Debug, Clone)]

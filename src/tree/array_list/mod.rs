@@ -4,11 +4,11 @@
 //! is found by the base-16 digits of `k`, most significant at the root.
 //! The top-level history is an ArrayList too, appended to in place.
 
-use super::access::{SlotPos, Src, TxCore};
 use crate::error::{Error, Result};
 use crate::format::{
     list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, MAX_POINTER, MIN_POINTER, SLOT_LEN,
 };
+use crate::tree::access::{SlotPos, Src, TxCore};
 
 /// An ArrayList header read from storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Values written into slots, and values read back.
 
-use crate::tree::bytes::FormatTag;
+use crate::format::FormatTag;
 
 /// A scalar to write: what `put`, `append` and friends accept.
 ///
@@ -113,5 +113,60 @@ impl<'a> From<&'a [u8]> for PathStep<'a> {
 impl From<i64> for PathStep<'_> {
     fn from(i: i64) -> Self {
         PathStep::Index(i)
+    }
+}
+
+/// One step of a path, owned: the twin of [`PathStep`] that can be kept,
+/// returned and sent across threads. [`diff`](crate::diff) reports where
+/// each change lies as a `Vec<PathStepBuf>`; [`PathStepBuf::as_step`] turns
+/// one back into a [`PathStep`] to follow it.
+///
+/// ```
+/// use xitdb::{PathStep, PathStepBuf};
+/// let owned = PathStepBuf::from(PathStep::Key(b"users"));
+/// assert_eq!(owned.as_step(), PathStep::Key(b"users"));
+/// assert_eq!(PathStepBuf::from(PathStep::Index(-1)), PathStepBuf::Index(-1));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathStepBuf {
+    /// A map key, or a set member.
+    Key(Vec<u8>),
+    /// A map entry by its raw key hash (an entry stored without its key).
+    Hash(Vec<u8>),
+    /// A list index; negative counts from the end.
+    Index(i64),
+}
+
+impl PathStepBuf {
+    /// The borrowed step, to follow with [`crate::Cursor::get`] or a path call.
+    pub fn as_step(&self) -> PathStep<'_> {
+        match self {
+            PathStepBuf::Key(k) => PathStep::Key(k),
+            PathStepBuf::Hash(h) => PathStep::Hash(h),
+            PathStepBuf::Index(i) => PathStep::Index(*i),
+        }
+    }
+
+    /// A list index as a step (indices past `i64::MAX` cannot be stored).
+    pub(crate) fn index(i: u64) -> PathStepBuf {
+        PathStepBuf::Index(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+
+    /// Bytes held by the step (its key or hash).
+    pub(crate) fn byte_len(&self) -> u64 {
+        match self {
+            PathStepBuf::Key(b) | PathStepBuf::Hash(b) => b.len() as u64,
+            PathStepBuf::Index(_) => 0,
+        }
+    }
+}
+
+impl From<PathStep<'_>> for PathStepBuf {
+    fn from(step: PathStep<'_>) -> Self {
+        match step {
+            PathStep::Key(k) => PathStepBuf::Key(k.to_vec()),
+            PathStep::Hash(h) => PathStepBuf::Hash(h.to_vec()),
+            PathStep::Index(i) => PathStepBuf::Index(i),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Checking a database: every moment walked, every invariant checked.
 //!
-//! [`verify`] walks the whole database — every moment of a history, or the
+//! [`Database::verify`] walks the whole database — every moment of a history, or the
 //! root map of a root-map database — and checks the invariants of the format
 //! as this crate writes it (FORMAT.md). It stops at the first violation and
 //! reports it with its byte position. It never panics, never loops, never
@@ -60,7 +60,7 @@
 //! * **Byte strings**: a long string's length prefix, payload and format
 //!   tag lie below `end`; a short string is zero-filled after its payload.
 //! * **Nesting**: values nest at most [`MAX_NESTING`] structures deep below
-//!   a moment (the limit of [`crate::dump_json`]); a structure that
+//!   a moment (the limit of [`crate::json::dump_json`]); a structure that
 //!   contains itself is a [`ProblemKind::Cycle`].
 //! * **One kind per block**: a position reached as two kinds of block (a
 //!   map block and a list block, list blocks at two heights, ...) is a
@@ -94,22 +94,17 @@
 //! [`Database::refresh`]): the history header is read as it is in the
 //! storage.
 
-use crate::db::Database;
+use crate::api::database::Database;
 use crate::error::{Error, Result};
 use crate::format::{
     list_shift, Header, Slot, Tag, TopHeader, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, DATABASE_START,
     HEADER_LEN, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, LIST_HEADER_LEN,
-    MAX_LINKED_SHIFT, SLOT_LEN, TOP_HEADER_LEN,
+    MAX_LINKED_SHIFT, MAX_NESTING, SLOT_LEN, TOP_HEADER_LEN,
 };
 use crate::storage::Storage;
 use crate::tree::access::Src;
 use std::collections::HashMap;
 use std::fmt;
-
-/// Deepest nesting of structures allowed below a moment: the limit of
-/// [`crate::dump_json`]. A moment is at depth 0, the items of a structure
-/// one deeper than the structure.
-pub const MAX_NESTING: u32 = 512;
 
 /// At most this many warnings are kept in a [`Report`] (all are counted).
 pub const MAX_WARNINGS: usize = 1000;
@@ -117,7 +112,7 @@ pub const MAX_WARNINGS: usize = 1000;
 /// Where a history's first root block starts (right after its header).
 const HISTORY_BLOCK: u64 = DATABASE_START + TOP_HEADER_LEN;
 
-/// What [`verify`] found: nothing, or the first violated invariant.
+/// What [`Database::verify`] found: nothing, or the first violated invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Moments in the history (0 for a root map or an empty database).
@@ -143,7 +138,7 @@ impl Report {
     }
 }
 
-/// Counts of what [`verify`] checked.
+/// Counts of what [`Database::verify`] checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Distinct map and set index blocks.
@@ -267,22 +262,29 @@ impl ProblemKind {
     }
 }
 
-/// Walks every moment of `db` (or its root map) and checks every invariant
-/// of the format; see the [module documentation](self) for the list.
-///
-/// Returns `Err` only when the storage itself fails (an I/O error);
-/// whatever the bytes are, the result is a [`Report`].
-///
-/// ```
-/// use xitdb::{verify, Database};
-/// let mut db = Database::memory();
-/// db.transact(|tx| tx.root_map()?.put("k", 1u64))?;
-/// let report = verify(&db)?;
-/// assert!(report.problem.is_none());
-/// assert_eq!(report.moments, 1);
-/// # Ok::<(), xitdb::Error>(())
-/// ```
-pub fn verify<S: Storage>(db: &Database<S>) -> Result<Report> {
+impl<S: Storage> Database<S> {
+    /// Walks every moment of the database (or its root map) and checks
+    /// every invariant of the format; see the [module
+    /// documentation](self) for the list.
+    ///
+    /// Returns `Err` only when the storage itself fails (an I/O error);
+    /// whatever the bytes are, the result is a [`Report`].
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("k", 1u64))?;
+    /// let report = db.verify()?;
+    /// assert!(report.problem.is_none());
+    /// assert_eq!(report.moments, 1);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
+    pub fn verify(&self) -> Result<Report> {
+        verify_database(self)
+    }
+}
+
+fn verify_database<S: Storage>(db: &Database<S>) -> Result<Report> {
     let mut v = Verifier::new(db.src());
     let mut moments = 0;
     let problem = match v.check_all(db.storage().is_writable(), &mut moments) {
@@ -1604,7 +1606,7 @@ fn word(b: &[u8], at: usize) -> [u8; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{HashKind, Hasher};
+    use crate::format::{HashKind, Hasher};
     use crate::Database;
 
     type R0 = Result<()>;

@@ -29,8 +29,8 @@
 //!   same hash are the same key: their values are compared (a set's members
 //!   are then equal). Different hashes give a [`ChangeKind::Removed`] and an
 //!   [`ChangeKind::Added`]. A counted kind's count is not reported. The path
-//!   element is [`PathElem::Key`] when the entry stores its key as bytes
-//!   (the new side's key is preferred), else [`PathElem::Hash`].
+//!   element is [`PathStepBuf::Key`] when the entry stores its key as bytes
+//!   (the new side's key is preferred), else [`PathStepBuf::Hash`].
 //! * **ArrayLists** are compared *index by index*: item `k` of one side
 //!   against item `k` of the other. Both radix trees put item `k` at the
 //!   same digits, so their blocks align (the shorter list's root covers the
@@ -110,7 +110,8 @@
 //! to be identical values.
 //!
 //! ```
-//! use xitdb::{ChangeKind, Database, PathElem};
+//! use xitdb::{Database, PathStepBuf};
+//! use xitdb::diff::ChangeKind;
 //! let mut db = Database::memory();
 //! db.transact(|tx| {
 //!     let mut m = tx.root_map()?;
@@ -121,45 +122,27 @@
 //! let changes: Vec<_> = db.diff(0, 1)?.collect::<Result<_, _>>()?;
 //! assert_eq!(changes.len(), 1);
 //! assert_eq!(changes[0].kind, ChangeKind::Changed);
-//! assert_eq!(changes[0].path, vec![PathElem::Key(b"a".to_vec())]);
+//! assert_eq!(changes[0].path, vec![PathStepBuf::Key(b"a".to_vec())]);
 //! assert_eq!(changes[0].new.unwrap().as_uint()?, 10);
 //! # Ok::<(), xitdb::Error>(())
 //! ```
 
-use crate::cursor::Cursor;
+use crate::api::cursor::Cursor;
+use crate::api::database::Database;
+use crate::api::value::PathStepBuf;
 use crate::error::{Error, Result};
+use crate::format::MAX_NESTING;
 use crate::format::{
     hash_nibble, list_shift, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_SLOT_LEN,
     MAX_LINKED_SHIFT, SLOT_LEN,
 };
+use crate::storage::Storage;
 use crate::tree::access::Src;
 use crate::tree::array_list::ArrayList;
 use crate::tree::bytes;
 use crate::tree::hamt::{Hamt, Kv};
 use crate::tree::linked_list::{Entry, LinkedList};
-use crate::verify::MAX_NESTING;
 use std::borrow::Cow;
-
-/// One step of a change's path, owned.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PathElem {
-    /// A map entry, by its key bytes (when the entry stores its key).
-    Key(Vec<u8>),
-    /// A map entry stored without its key, by its raw key hash.
-    Hash(Vec<u8>),
-    /// A list index.
-    Index(u64),
-}
-
-impl PathElem {
-    /// Bytes held by the element (its key or hash).
-    fn byte_len(&self) -> u64 {
-        match self {
-            PathElem::Key(b) | PathElem::Hash(b) => b.len() as u64,
-            PathElem::Index(_) => 0,
-        }
-    }
-}
 
 /// What happened at a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,7 +163,7 @@ pub enum ChangeKind {
 #[derive(Debug, Clone)]
 pub struct Change<'r> {
     /// From the diffed roots down to the changed value.
-    pub path: Vec<PathElem>,
+    pub path: Vec<PathStepBuf>,
     /// Added, removed or changed.
     pub kind: ChangeKind,
     /// The value before (`None` when added).
@@ -200,7 +183,7 @@ pub struct Diff<'r> {
     start: Option<(Val, Val)>,
     stack: Vec<Frame>,
     /// The path of the frame being stepped.
-    path: Vec<PathElem>,
+    path: Vec<PathStepBuf>,
     /// Key and hash bytes held by `path`.
     path_bytes: u64,
     /// Changes found but not yet yielded (at most two), last first.
@@ -261,6 +244,15 @@ const MIN_WORK: u64 = 1 << 16;
 
 /// Bytes compared per read when comparing long byte values.
 const CHUNK: usize = 4096;
+
+impl<S: Storage> Database<S> {
+    /// The changes that turn moment `a` into moment `b` (indices as in
+    /// [`Database::moment`]), as a lazy stream; see the
+    /// [module documentation](self).
+    pub fn diff(&self, a: i64, b: i64) -> Result<Diff<'_>> {
+        Ok(diff(self.moment(a)?, self.moment(b)?))
+    }
+}
 
 impl<'r> Diff<'r> {
     /// Sets how many reads (of a block, a record, a slot or a 4 KiB chunk of
@@ -579,13 +571,13 @@ impl<'r> Diff<'r> {
         Ok(total)
     }
 
-    fn push_path(&mut self, elem: PathElem) -> Result<()> {
+    fn push_path(&mut self, elem: PathStepBuf) -> Result<()> {
         self.path_bytes = self.check_path_bytes(elem.byte_len())?;
         self.path.push(elem);
         Ok(())
     }
 
-    fn path_with(&self, elem: PathElem) -> Result<Vec<PathElem>> {
+    fn path_with(&self, elem: PathStepBuf) -> Result<Vec<PathStepBuf>> {
         self.check_path_bytes(elem.byte_len())?;
         let mut p = Vec::with_capacity(self.path.len() + 1);
         p.extend(self.path.iter().cloned());
@@ -596,7 +588,7 @@ impl<'r> Diff<'r> {
     fn change(
         &self,
         kind: ChangeKind,
-        path: Vec<PathElem>,
+        path: Vec<PathStepBuf>,
         old: Option<Val>,
         new: Option<Val>,
     ) -> Result<Change<'r>> {
@@ -667,7 +659,7 @@ impl<'r> Diff<'r> {
         a: Val,
         b: Val,
         nest: u32,
-        elem: impl FnOnce(&mut Self) -> Result<PathElem>,
+        elem: impl FnOnce(&mut Self) -> Result<PathStepBuf>,
     ) -> Result<Option<Step<'r>>> {
         Ok(match self.compare(a, b, nest, self.path.len() + 1)? {
             Cmp::Same => None,
@@ -891,7 +883,7 @@ impl<'r> Diff<'r> {
     // ---------------------------------------------------------------- maps
 
     /// The path element naming a record: its key bytes, else its hash.
-    fn key_elem(&mut self, side: Side, kv: Kv) -> Result<PathElem> {
+    fn key_elem(&mut self, side: Side, kv: Kv) -> Result<PathStepBuf> {
         let key = self.read_slot(side, kv.key_pos())?;
         if matches!(key.tag, Tag::Bytes | Tag::ShortBytes) {
             if key.tag == Tag::Bytes {
@@ -899,9 +891,9 @@ impl<'r> Diff<'r> {
             }
             let (data, _) = bytes::decode(&self.src(side), key)?;
             self.check_path_bytes(data.len() as u64)?;
-            return Ok(PathElem::Key(data.into_owned()));
+            return Ok(PathStepBuf::Key(data.into_owned()));
         }
-        Ok(PathElem::Hash(self.hash(side, kv.pos)?.into_owned()))
+        Ok(PathStepBuf::Hash(self.hash(side, kv.pos)?.into_owned()))
     }
 
     /// The value a record contributes: its value slot, or a set member's key slot.
@@ -975,9 +967,9 @@ impl<'r> Diff<'r> {
                     let vb = self.entry_val(Side::B, kb, false)?;
                     // the new side's key, else the old side's, else the hash
                     let elem = |d: &mut Self| match d.key_elem(Side::B, kb)? {
-                        PathElem::Hash(h) => match d.key_elem(Side::A, ka)? {
-                            k @ PathElem::Key(_) => Ok(k),
-                            _ => Ok(PathElem::Hash(h)),
+                        PathStepBuf::Hash(h) => match d.key_elem(Side::A, ka)? {
+                            k @ PathStepBuf::Key(_) => Ok(k),
+                            _ => Ok(PathStepBuf::Hash(h)),
                         },
                         k => Ok(k),
                     };
@@ -1055,7 +1047,7 @@ impl<'r> Diff<'r> {
                 continue; // the same subtree, wholly inside both lists
             }
             if f.level == 0 {
-                let elem = PathElem::Index(start);
+                let elem = PathStepBuf::index(start);
                 let va = Val {
                     slot: sa,
                     pos: f.a.slot_pos(i),
@@ -1207,7 +1199,7 @@ impl<'r> Diff<'r> {
                             pos: Some(y.pos),
                         };
                         if let Some(step) =
-                            self.pair(va, vb, f.nest + 1, |_| Ok(PathElem::Index(k)))?
+                            self.pair(va, vb, f.nest + 1, |_| Ok(PathStepBuf::index(k)))?
                         {
                             return Ok(step);
                         }
@@ -1232,7 +1224,7 @@ impl<'r> Diff<'r> {
                         slot: x.entry.slot,
                         pos: Some(x.pos),
                     };
-                    let path = self.path_with(PathElem::Index(k))?;
+                    let path = self.path_with(PathStepBuf::index(k))?;
                     return self
                         .change(ChangeKind::Removed, path, Some(v), None)
                         .map(Step::Emit);
@@ -1248,7 +1240,7 @@ impl<'r> Diff<'r> {
                         slot: y.entry.slot,
                         pos: Some(y.pos),
                     };
-                    let path = self.path_with(PathElem::Index(k))?;
+                    let path = self.path_with(PathStepBuf::index(k))?;
                     return self
                         .change(ChangeKind::Added, path, None, Some(v))
                         .map(Step::Emit);
@@ -1275,7 +1267,8 @@ impl Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Database, HashKind};
+    use crate::format::HashKind;
+    use crate::Database;
 
     /// A SHA-1-sized hash ending in `tail` (the trie reads it from the end).
     fn hash(tail: &[u8]) -> Vec<u8> {
@@ -1284,7 +1277,7 @@ mod tests {
         h
     }
 
-    fn all(db: &Database, a: i64, b: i64) -> Vec<(Vec<PathElem>, ChangeKind)> {
+    fn all(db: &Database, a: i64, b: i64) -> Vec<(Vec<PathStepBuf>, ChangeKind)> {
         db.diff(a, b)
             .unwrap()
             .map(|c| c.map(|c| (c.path, c.kind)))
@@ -1319,7 +1312,11 @@ mod tests {
             m.remove_by_hash(&x).map(|_| ())
         })
         .unwrap();
-        let (hx, hy, hz) = (PathElem::Hash(x), PathElem::Hash(y), PathElem::Hash(z));
+        let (hx, hy, hz) = (
+            PathStepBuf::Hash(x),
+            PathStepBuf::Hash(y),
+            PathStepBuf::Hash(z),
+        );
         // record x against the block holding x and y, and z beside them
         let mut got = all(&db, 0, 1);
         got.sort();

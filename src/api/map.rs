@@ -5,13 +5,13 @@
 //! also exists "by hash", for callers that hash keys themselves or open a
 //! database whose hasher this library does not know.
 
-use crate::cursor::Cursor;
+use crate::api::cursor::Cursor;
+use crate::api::cursor_mut::CursorMut;
+use crate::api::value::Value;
 use crate::error::Result;
 use crate::format::{Slot, Tag};
 use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::hamt::{Hamt, HamtIter, Kv};
-use crate::value::Value;
-use crate::write::WriteCursor;
 use std::borrow::Cow;
 
 /// One record of a map or set, as read.
@@ -207,18 +207,18 @@ pub struct EntryMut<'t> {
 
 impl<'t> EntryMut<'t> {
     /// A cursor on the key slot.
-    pub fn key(&mut self) -> WriteCursor<'_> {
-        WriteCursor::new(self.core.reborrow(), SlotPos::Disk(self.kv.key_pos()))
+    pub fn key(&mut self) -> CursorMut<'_> {
+        CursorMut::new(self.core.reborrow(), SlotPos::Disk(self.kv.key_pos()))
     }
 
     /// A cursor on the value slot.
-    pub fn value(&mut self) -> WriteCursor<'_> {
-        WriteCursor::new(self.core.reborrow(), SlotPos::Disk(self.kv.value_pos()))
+    pub fn value(&mut self) -> CursorMut<'_> {
+        CursorMut::new(self.core.reborrow(), SlotPos::Disk(self.kv.value_pos()))
     }
 
     /// Turns the entry into a cursor on its value slot.
-    pub fn into_value(self) -> WriteCursor<'t> {
-        WriteCursor::new(self.core, SlotPos::Disk(self.kv.value_pos()))
+    pub fn into_value(self) -> CursorMut<'t> {
+        CursorMut::new(self.core, SlotPos::Disk(self.kv.value_pos()))
     }
 }
 
@@ -262,7 +262,7 @@ impl<'t> HamtMut<'t> {
             .entry_mut(&mut self.core, hash, true)?
             .ok_or_else(|| crate::Error::corrupt(hamt.block, "entry not created"))?;
         if let Some(k) = key {
-            let mut c = WriteCursor::new(self.core.reborrow(), SlotPos::Disk(kv.key_pos()));
+            let mut c = CursorMut::new(self.core.reborrow(), SlotPos::Disk(kv.key_pos()));
             c.write_if_empty(k)?;
         }
         Ok((kv, created))
@@ -354,22 +354,22 @@ impl<'t> MapMut<'t> {
 
     /// The value slot for `key`, creating the entry (with its key) if absent.
     /// Write a value or open a nested structure through the cursor.
-    pub fn entry(&mut self, key: impl AsRef<[u8]>) -> Result<WriteCursor<'_>> {
+    pub fn entry(&mut self, key: impl AsRef<[u8]>) -> Result<CursorMut<'_>> {
         self.reborrow().into_entry(key)
     }
 
     /// Like [`MapMut::entry`], consuming the handle (for longer-lived cursors).
-    pub fn into_entry(mut self, key: impl AsRef<[u8]>) -> Result<WriteCursor<'t>> {
+    pub fn into_entry(mut self, key: impl AsRef<[u8]>) -> Result<CursorMut<'t>> {
         let key = key.as_ref();
         let hash = self.0.core.st.hasher.hash(key)?;
         let (kv, _) = self.0.upsert(&hash, Some(key))?;
-        Ok(WriteCursor::new(self.0.core, SlotPos::Disk(kv.value_pos())))
+        Ok(CursorMut::new(self.0.core, SlotPos::Disk(kv.value_pos())))
     }
 
     /// The value slot for a raw hash, creating the entry (without key bytes).
-    pub fn into_entry_by_hash(mut self, hash: &[u8]) -> Result<WriteCursor<'t>> {
+    pub fn into_entry_by_hash(mut self, hash: &[u8]) -> Result<CursorMut<'t>> {
         let (kv, _) = self.0.upsert(hash, None)?;
-        Ok(WriteCursor::new(self.0.core, SlotPos::Disk(kv.value_pos())))
+        Ok(CursorMut::new(self.0.core, SlotPos::Disk(kv.value_pos())))
     }
 
     /// A shorter-lived handle on the same map.

@@ -1,8 +1,8 @@
 //! Snapshots: owned, thread-safe read handles on one moment.
 
-use crate::cursor::Cursor;
+use crate::api::cursor::Cursor;
+use crate::format::Hasher;
 use crate::format::Slot;
-use crate::hash::Hasher;
 use crate::storage::SharedBytes;
 use crate::tree::access::Src;
 

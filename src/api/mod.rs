@@ -1,0 +1,17 @@
+//! The public API: the database and its history, transactions, snapshots,
+//! read cursors and views, write cursors and handles, values and byte
+//! streams.
+//!
+//! Everything here is re-exported at the crate root. This layer imports
+//! `tree`, `format`, `storage` and `error`, never a tool: the conveniences
+//! that tools add to [`Database`](database::Database) (`diff`, `verify`,
+//! `compact_into`) live in `impl` blocks in the tools' own files.
+
+pub(crate) mod bytes_io;
+pub(crate) mod cursor;
+pub(crate) mod cursor_mut;
+pub(crate) mod database;
+pub(crate) mod list;
+pub(crate) mod map;
+pub(crate) mod snapshot;
+pub(crate) mod value;
