@@ -4,6 +4,7 @@
 //! and back. All integers are big-endian; there is no padding. FORMAT.md at
 //! the crate root describes the same layouts in prose.
 
+pub mod btree;
 mod hash;
 mod header;
 mod record;
