@@ -1,11 +1,10 @@
 //! The copy walk of a compaction: records copied post-order, each once,
 //! through a memo from old position to new.
 //!
-//! Records are read into a frame's buffer, laid out as
-//! [`RecordKind`](crate::format::RecordKind) describes (a key/value
-//! record's buffer holds its two slots, not its hash); the walk follows the
-//! children the layout names and patches their new positions into the
-//! buffer before appending it to the destination.
+//! Records are read into a frame's buffer, laid out as [`RecordKind`]
+//! describes (a key/value record's buffer holds its two slots, not its
+//! hash); the walk follows the children the layout names and patches their
+//! new positions into the buffer before appending it to the destination.
 
 use super::Progress;
 use crate::error::{Error, Result};
