@@ -131,6 +131,7 @@ use crate::api::cursor::Cursor;
 use crate::api::database::Database;
 use crate::api::value::PathStepBuf;
 use crate::error::{Error, Result};
+use crate::format::LinkedEntry as Entry;
 use crate::format::MAX_NESTING;
 use crate::format::{
     hash_nibble, list_shift, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_SLOT_LEN,
@@ -141,7 +142,7 @@ use crate::tree::access::Src;
 use crate::tree::array_list::ArrayList;
 use crate::tree::bytes;
 use crate::tree::hamt::{Hamt, Kv};
-use crate::tree::linked_list::{Entry, LinkedList};
+use crate::tree::linked_list::LinkedList;
 use std::borrow::Cow;
 
 /// What happened at a path.

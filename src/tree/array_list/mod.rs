@@ -6,7 +6,8 @@
 
 use crate::error::{Error, Result};
 use crate::format::{
-    list_shift, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, MAX_POINTER, MIN_POINTER, SLOT_LEN,
+    level_capacity, list_shift, ListHeader, Slot, Tag, BLOCK_LEN, LIST_HEADER_LEN, MAX_POINTER,
+    MIN_POINTER, SLOT_LEN,
 };
 use crate::tree::access::{SlotPos, Src, TxCore};
 
@@ -24,9 +25,8 @@ impl ArrayList {
     /// Reads the header at `header`, rejecting sizes the storage cannot hold
     /// (every item needs its own 9-byte slot).
     pub fn read(src: &Src<'_>, header: u64) -> Result<ArrayList> {
-        let size = src.u64_at(header)?;
-        let root = src.u64_at(header + 8)?;
-        Self::checked(src, header, size, root)
+        let h = ListHeader::decode(src.array(header)?);
+        Self::checked(src, header, h.size, h.ptr)
     }
 
     /// Validates a header's fields read elsewhere.
@@ -88,7 +88,7 @@ impl ArrayList {
         let mut block = self.root;
         for level in (1..=shift as u32).rev() {
             let spos = block + SLOT_LEN * digit(k, level);
-            if k & ((1u64 << (4 * level)) - 1) == 0 {
+            if starts_subtree(k, level) {
                 // any byte left there (even from a half-done clearing) goes
                 let raw: [u8; 9] = src.array(spos)?;
                 return Ok((raw != [0; 9]).then_some(spos));
@@ -110,17 +110,23 @@ impl ArrayList {
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<ArrayList> {
         let header = core.open_structure(pos, Tag::ArrayList, LIST_HEADER_LEN, |core| {
             let h = core.alloc_zeroed(LIST_HEADER_LEN + BLOCK_LEN)?;
-            core.write_u64(h + 8, h + LIST_HEADER_LEN)?;
+            let empty = ListHeader {
+                size: 0,
+                ptr: h + LIST_HEADER_LEN,
+            };
+            core.write_at(h, &empty.encode())?;
             Ok(h)
         })?;
         Self::read(&core.src(), header)
     }
 
+    /// Writes the header (size, root) back to its place.
     fn write_header(&self, core: &mut TxCore<'_>) -> Result<()> {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.size.to_be_bytes());
-        b[8..].copy_from_slice(&self.root.to_be_bytes());
-        core.write_at(self.header, &b)
+        let h = ListHeader {
+            size: self.size,
+            ptr: self.root,
+        };
+        core.write_at(self.header, &h.encode())
     }
 
     /// Appends an empty item and returns the position of its slot.
@@ -157,7 +163,7 @@ impl ArrayList {
             let spos = block + SLOT_LEN * digit(k, level);
             // A subtree whose first index is `k` is new: any pointer found
             // there is left over from a slice and must not be reused.
-            let fresh = k & ((1u64 << (4 * level)) - 1) == 0;
+            let fresh = starts_subtree(k, level);
             block = if fresh {
                 let child = core.alloc_zeroed(BLOCK_LEN)?;
                 core.write_at(spos, &Slot::new(Tag::Index, child).encode())?;
@@ -231,6 +237,15 @@ const HISTORY_BLOCKS_START: u64 = crate::format::DATABASE_START + crate::format:
 #[inline]
 fn digit(k: u64, level: u32) -> u64 {
     (k >> (4 * level)) & 0xF
+}
+
+/// True when item `k` is the first item of a subtree at tree level
+/// `level` (a subtree there holds 16^level items).
+#[inline]
+fn starts_subtree(k: u64, level: u32) -> bool {
+    // levels stop at 15, where the capacity is still a power of two
+    let cap = u8::try_from(level).map_or(u64::MAX, level_capacity);
+    k & (cap - 1) == 0
 }
 
 fn own_child(core: &mut TxCore<'_>, spos: u64, child: u64, cow: bool) -> Result<u64> {

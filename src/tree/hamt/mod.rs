@@ -6,7 +6,9 @@
 //! in front of the root block.
 
 use crate::error::{Error, Result};
-use crate::format::{hash_nibble, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, SLOT_LEN};
+use crate::format::{
+    block_slot, hash_nibble, KvLayout, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, SLOT_LEN,
+};
 use crate::tree::access::{SlotPos, Src, TxCore};
 
 /// A map or set located in storage.
@@ -19,7 +21,8 @@ pub(crate) struct Hamt {
     pub count_pos: Option<u64>,
 }
 
-/// Offsets inside a key/value record for hash size `h`.
+/// A key/value record located in storage: its position and the length of
+/// the hash it starts with; the rest of its layout is [`KvLayout`]'s.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Kv {
     pub pos: u64,
@@ -27,14 +30,22 @@ pub(crate) struct Kv {
 }
 
 impl Kv {
+    /// The record's layout.
+    #[inline]
+    pub fn layout(self) -> KvLayout {
+        KvLayout {
+            hash_len: self.hash_len,
+        }
+    }
+    /// Position of the key slot.
+    #[inline]
     pub fn key_pos(self) -> u64 {
-        self.pos + self.hash_len
+        self.pos + self.layout().key_off()
     }
+    /// Position of the value slot.
+    #[inline]
     pub fn value_pos(self) -> u64 {
-        self.pos + self.hash_len + SLOT_LEN
-    }
-    pub fn record_len(hash_len: u64) -> u64 {
-        hash_len + 2 * SLOT_LEN
+        self.pos + self.layout().value_off()
     }
 }
 
@@ -130,6 +141,7 @@ impl Hamt {
     ) -> Result<Option<(Kv, bool)>> {
         core.st.hasher.check_len(hash)?;
         let hash_len = hash.len() as u64;
+        let layout = KvLayout { hash_len };
         let mut block = self.block;
         for depth in 0.. {
             let i = hash_nibble(hash, depth).ok_or_else(|| Error::TooDeep { pos: block })?;
@@ -141,7 +153,8 @@ impl Hamt {
                         return Ok(None);
                     }
                     let kv = core.alloc(hash)?;
-                    core.alloc_zeroed(2 * SLOT_LEN)?;
+                    // then the key and value slots, empty
+                    core.alloc_zeroed(layout.len() - layout.key_off())?;
                     core.write_at(spos, &Slot::new(Tag::KvPair, kv).encode())?;
                     self.add_to_count(core, 1)?;
                     return Ok(Some((Kv { pos: kv, hash_len }, true)));
@@ -155,7 +168,7 @@ impl Hamt {
                 }
                 Tag::KvPair => {
                     if core.src().eq_at(slot.value, hash)? {
-                        let (kv, copied) = core.own(slot.value, Kv::record_len(hash_len))?;
+                        let (kv, copied) = core.own(slot.value, layout.len())?;
                         if copied {
                             core.write_at(spos, &Slot::new(Tag::KvPair, kv).encode())?;
                         }
@@ -293,15 +306,13 @@ impl HamtIter<'_> {
             while raw.get(i * SLOT_LEN as usize) == Some(&0) {
                 i += 1;
             }
-            let Some(bytes) = raw.get(i * SLOT_LEN as usize..(i + 1) * SLOT_LEN as usize) else {
+            if i >= BLOCK_SLOTS {
                 self.stack.pop();
                 continue;
-            };
+            }
             top.next = i + 1;
-            let mut b = [0u8; SLOT_LEN as usize];
-            b.copy_from_slice(bytes);
             let block = top.block;
-            let slot = Slot::decode(b, block + SLOT_LEN * i as u64)?;
+            let slot = block_slot(raw, i, block)?;
             match slot.tag {
                 Tag::None => {}
                 Tag::Index => {

@@ -10,20 +10,23 @@
 //! subtree holds fewer leaves than it could is flagged, so that readers
 //! which trust the flags (the reference) locate items correctly.
 
-use super::{capacity, read_entry, Entry, LinkedList};
+use super::{read_entry, LinkedList};
 use crate::error::{Error, Result};
-use crate::format::{Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT};
+use crate::format::{
+    level_capacity, LinkedEntry, Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_SLOT_LEN,
+    MAX_LINKED_SHIFT,
+};
 use crate::tree::access::TxCore;
 
 /// A block's occupied entries, in order (empty entries are dropped).
 #[derive(Debug, Clone)]
 struct Node {
     shift: u8,
-    entries: Vec<Entry>,
+    entries: Vec<LinkedEntry>,
 }
 
 /// Leaves under one entry of a block at `shift`.
-fn leaves(e: &Entry, shift: u8) -> u64 {
+fn leaves(e: &LinkedEntry, shift: u8) -> u64 {
     if shift == 0 {
         1
     } else {
@@ -31,8 +34,8 @@ fn leaves(e: &Entry, shift: u8) -> u64 {
     }
 }
 
-fn child_entry(ptr: u64, count: u64) -> Entry {
-    Entry {
+fn child_entry(ptr: u64, count: u64) -> LinkedEntry {
+    LinkedEntry {
         slot: Slot::new(Tag::Index, ptr),
         size: count,
     }
@@ -83,7 +86,7 @@ impl Node {
             return Err(Error::corrupt(0, "linked list block overfull"));
         }
         let mut out = vec![0u8; LINKED_BLOCK_LEN as usize];
-        let cap = capacity(self.shift);
+        let cap = level_capacity(self.shift);
         let last = self.entries.len().saturating_sub(1);
         for (i, e) in self.entries.iter().enumerate() {
             let mut e = *e;
@@ -183,7 +186,7 @@ impl LinkedList {
             };
             for pos in self.iter(src) {
                 let slot = src.slot(pos?)?;
-                leaf.entries.push(Entry { slot, size: 0 });
+                leaf.entries.push(LinkedEntry { slot, size: 0 });
             }
             self.root = leaf.store(core, None)?;
             self.shift = 0;
@@ -250,7 +253,7 @@ impl LinkedList {
         // more than one level taller than its size needs); a much smaller
         // slice is rebuilt shorter, which costs a few more blocks but keeps
         // repeated slicing and concatenating from ratcheting heights up.
-        if len > capacity(self.shift.saturating_sub(1)) {
+        if len > level_capacity(self.shift.saturating_sub(1)) {
             let (p, _) = slice_same_height(core, self.root, self.shift, offset, end)?;
             self.root = p;
         } else {
@@ -334,7 +337,7 @@ fn insert_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<(Par
             .ok_or_else(|| Error::corrupt(ptr, "insert position outside its leaf block"))?;
         node.entries.insert(
             at,
-            Entry {
+            LinkedEntry {
                 slot: Slot::NULL,
                 size: 0,
             },
@@ -642,7 +645,7 @@ mod tests {
             }
             let c = check(src, e.slot.value, shift - 1);
             assert_eq!(c, e.size, "entry count matches its subtree");
-            if i + 1 < entries.len() && c < capacity(shift) {
+            if i + 1 < entries.len() && c < level_capacity(shift) {
                 assert!(e.slot.full, "partly filled non-last child is flagged");
             }
             total += c;
@@ -668,7 +671,7 @@ mod tests {
                     break;
                 }
                 if r == c {
-                    if c == capacity(s) || e.slot.full {
+                    if c == level_capacity(s) || e.slot.full {
                         r -= c;
                         chosen = Some(i + 1);
                     } else {

@@ -13,47 +13,22 @@
 
 use crate::error::{Error, Result};
 use crate::format::{
-    Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT,
-    MAX_POINTER, MIN_POINTER,
+    level_capacity, LinkedEntry, LinkedHeader, Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN,
+    LINKED_HEADER_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT, MAX_POINTER, MIN_POINTER,
 };
 use crate::tree::access::{SlotPos, Src, TxCore};
 
 mod edit;
 
-/// One 17-byte entry of a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub slot: Slot,
-    /// Leaves under an internal entry (0 in leaf blocks).
-    pub size: u64,
-}
-
-impl Entry {
-    pub fn encode(self) -> [u8; 17] {
-        let mut b = [0u8; 17];
-        b[..9].copy_from_slice(&self.slot.encode());
-        b[9..].copy_from_slice(&self.size.to_be_bytes());
-        b
-    }
-}
-
-/// The leaves one entry of a block at `shift` can hold (16^shift).
-#[inline]
-pub(super) fn capacity(shift: u8) -> u64 {
-    1u64.checked_shl(4 * shift as u32).unwrap_or(u64::MAX)
-}
-
 pub(super) fn entry_pos(block: u64, i: usize) -> u64 {
     block + LINKED_SLOT_LEN * i as u64
 }
 
-pub(super) fn read_entry(src: &Src<'_>, block: u64, i: usize) -> Result<Entry> {
+/// Reads entry `i` of the block at `block`.
+pub(super) fn read_entry(src: &Src<'_>, block: u64, i: usize) -> Result<LinkedEntry> {
     let pos = entry_pos(block, i);
-    let b: [u8; 17] = src.array(pos)?;
-    let (s, n) = b.split_at(9);
-    let slot = Slot::decode(s.try_into().unwrap_or([0; 9]), pos)?;
-    let size = u64::from_be_bytes(n.try_into().unwrap_or([0; 8]));
-    Ok(Entry { slot, size })
+    let b: [u8; LINKED_SLOT_LEN as usize] = src.array(pos)?;
+    LinkedEntry::decode_in(&b, 0, pos)
 }
 
 /// A LinkedArrayList header read from storage.
@@ -67,21 +42,12 @@ pub(crate) struct LinkedList {
 
 impl LinkedList {
     pub fn read(src: &Src<'_>, header: u64) -> Result<LinkedList> {
-        let b: [u8; 17] = src.array(header)?;
-        let (words, last) = b.split_at(16);
-        let size = u64::from_be_bytes(
-            words
-                .get(..8)
-                .and_then(|w| w.try_into().ok())
-                .unwrap_or([0; 8]),
-        );
-        let root = u64::from_be_bytes(
-            words
-                .get(8..)
-                .and_then(|w| w.try_into().ok())
-                .unwrap_or([0; 8]),
-        );
-        let shift = last.first().copied().unwrap_or(0) & 0x3F;
+        let LinkedHeader {
+            size,
+            ptr: root,
+            shift,
+        } = LinkedHeader::decode(src.array(header)?);
+        let shift = shift & 0x3F;
         if shift > MAX_LINKED_SHIFT {
             return Err(Error::TooDeep { pos: header });
         }
@@ -145,18 +111,25 @@ impl LinkedList {
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<LinkedList> {
         let header = core.open_structure(pos, Tag::LinkedArrayList, LINKED_HEADER_LEN, |core| {
             let h = core.alloc_zeroed(LINKED_HEADER_LEN + LINKED_BLOCK_LEN)?;
-            core.write_u64(h + 8, h + LINKED_HEADER_LEN)?;
+            let empty = LinkedHeader {
+                size: 0,
+                ptr: h + LINKED_HEADER_LEN,
+                shift: 0,
+            };
+            core.write_at(h, &empty.encode())?;
             Ok(h)
         })?;
         Self::read(&core.src(), header)
     }
 
+    /// Writes the header (size, root, shift) back to its place.
     pub fn write_header(&self, core: &mut TxCore<'_>) -> Result<()> {
-        let mut b = [0u8; 17];
-        b[..8].copy_from_slice(&self.size.to_be_bytes());
-        b[8..16].copy_from_slice(&self.root.to_be_bytes());
-        b[16] = self.shift;
-        core.write_at(self.header, &b)
+        let h = LinkedHeader {
+            size: self.size,
+            ptr: self.root,
+            shift: self.shift,
+        };
+        core.write_at(self.header, &h.encode())
     }
 
     /// Appends a placeholder item (an explicit none) and returns its slot position.
@@ -171,7 +144,7 @@ impl LinkedList {
             if self.shift >= MAX_LINKED_SHIFT {
                 return Err(Error::TooDeep { pos: self.root });
             }
-            let old = Entry {
+            let old = LinkedEntry {
                 slot: Slot {
                     tag: Tag::Index,
                     full: true,
@@ -202,7 +175,7 @@ impl LinkedList {
             let e = read_entry(&core.src(), block, i)?;
             let (child, copied) = core.own(e.slot.value, LINKED_BLOCK_LEN)?;
             if copied {
-                let moved = Entry {
+                let moved = LinkedEntry {
                     slot: Slot {
                         value: child,
                         ..e.slot
@@ -264,14 +237,14 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
             return Ok(None);
         }
         let pos = entry_pos(block, used);
-        let placeholder = Entry {
+        let placeholder = LinkedEntry {
             slot: Slot::NULL,
             size: 0,
         };
         core.write_at(pos, &placeholder.encode())?;
         return Ok(Some(pos));
     }
-    let cap = capacity(shift);
+    let cap = level_capacity(shift);
     if let Some(e) = last {
         if e.slot.tag != Tag::Index {
             return Err(Error::corrupt(
@@ -282,7 +255,7 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
         if !e.slot.full && e.size < cap {
             let (child, _) = core.own(e.slot.value, LINKED_BLOCK_LEN)?;
             if let Some(leaf) = append_into(core, child, shift - 1)? {
-                let grown = Entry {
+                let grown = LinkedEntry {
                     slot: Slot {
                         value: child,
                         ..e.slot
@@ -298,7 +271,7 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
         }
         if e.size < cap && !e.slot.full {
             // The partly filled child stops taking appends: flag its gap.
-            let flagged = Entry {
+            let flagged = LinkedEntry {
                 slot: Slot {
                     full: true,
                     ..e.slot
@@ -313,7 +286,7 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
     let leaf = child;
     core.write_at(
         leaf,
-        &Entry {
+        &LinkedEntry {
             slot: Slot::NULL,
             size: 0,
         }
@@ -321,14 +294,14 @@ fn append_into(core: &mut TxCore<'_>, block: u64, shift: u8) -> Result<Option<u6
     )?;
     for _ in 1..shift {
         let parent = core.alloc_zeroed(LINKED_BLOCK_LEN)?;
-        let e = Entry {
+        let e = LinkedEntry {
             slot: Slot::new(Tag::Index, child),
             size: 1,
         };
         core.write_at(parent, &e.encode())?;
         child = parent;
     }
-    let e = Entry {
+    let e = LinkedEntry {
         slot: Slot::new(Tag::Index, child),
         size: 1,
     };
