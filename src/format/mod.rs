@@ -13,8 +13,8 @@ mod slot;
 pub use hash::{HashKind, Hasher, KeyHash, BLAKE3_ID, MAX_HASH_LEN, SHA1_ID};
 pub use header::{Header, TopHeader};
 pub use record::{
-    block_slot, level_capacity, put_u64, slot_at, u64_at, KvLayout, LinkedEntry, LinkedHeader,
-    ListHeader, RecordKind,
+    block_slot, level_capacity, long_bytes_len, put_u64, short_bytes_room, slot_at, tag_at, u64_at,
+    KvLayout, LinkedEntry, LinkedHeader, ListHeader, RecordKind,
 };
 pub use slot::{Slot, Tag, MAX_POINTER, MIN_POINTER};
 

@@ -13,8 +13,8 @@
 //! knowledge of the structures.
 
 use super::{
-    Slot, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LINKED_SLOT_LEN,
-    LIST_HEADER_LEN, SLOT_LEN,
+    FormatTag, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, LINKED_BLOCK_LEN, LINKED_HEADER_LEN,
+    LINKED_SLOT_LEN, LIST_HEADER_LEN, SLOT_LEN,
 };
 use crate::error::{Error, Result};
 
@@ -49,6 +49,20 @@ pub fn slot_at(bytes: &[u8], off: usize, pos: u64) -> Result<Slot> {
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| Error::corrupt(at, "slot outside its record"))?;
     Slot::decode(raw, at)
+}
+
+/// The tag of the slot at byte `off` of `bytes` (a record read from storage
+/// position `pos`), without decoding its value: for slots that are kept but
+/// not followed, such as an ArrayList block's stale slots past its size. A
+/// tag outside 0..=13 is [`Error::InvalidTag`] at the slot's position.
+#[inline]
+pub fn tag_at(bytes: &[u8], off: usize, pos: u64) -> Result<Tag> {
+    let at = pos.saturating_add(off as u64);
+    let byte = bytes
+        .get(off)
+        .ok_or_else(|| Error::corrupt(at, "slot outside its record"))?;
+    let raw = byte & 0x7F;
+    Tag::from_u8(raw).ok_or(Error::InvalidTag { tag: raw, pos: at })
 }
 
 /// Slot `i` of an index block (16 slots of 9 bytes) read from `pos`.
@@ -122,6 +136,12 @@ impl LinkedHeader {
             shift: b[16],
         }
     }
+
+    /// The shift as readers take it: bits 5..0 of the shift byte (bits 7..6
+    /// are padding, ignored when read).
+    pub fn shift_bits(self) -> u8 {
+        self.shift & 0x3F
+    }
 }
 
 /// One 17-byte entry of a LinkedArrayList block: a slot, then the number
@@ -183,6 +203,31 @@ impl KvLayout {
     pub fn is_empty(self) -> bool {
         self.hash_len == 0
     }
+}
+
+/// Payload bytes a `short_bytes` slot holds: its 8 value bytes, or 6 when a
+/// 2-byte format tag (`tagged`, the slot's `full` flag) takes the last two.
+/// Unused payload bytes are zero.
+#[inline]
+pub fn short_bytes_room(tagged: bool) -> usize {
+    if tagged {
+        8 - size_of::<FormatTag>()
+    } else {
+        8
+    }
+}
+
+/// Length of a long byte string record holding `len` payload bytes: the
+/// 8-byte length prefix, the payload, then the 2-byte format tag when
+/// `tagged` (the slot's `full` flag). `None` when it overflows a u64.
+#[inline]
+pub fn long_bytes_len(len: u64, tagged: bool) -> Option<u64> {
+    let tail = if tagged {
+        size_of::<FormatTag>() as u64
+    } else {
+        0
+    };
+    len.checked_add(8)?.checked_add(tail)
 }
 
 /// The record-layout table: every kind of record that holds children, with
@@ -272,7 +317,6 @@ impl RecordKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::Tag;
 
     #[test]
     fn words_and_slots_stay_inside() {
@@ -318,6 +362,42 @@ mod tests {
         block[17..34].copy_from_slice(&e.encode());
         assert_eq!(LinkedEntry::decode_in(&block, 1, 0).unwrap(), e);
         assert!(LinkedEntry::decode_in(&block, 16, 0).is_err());
+    }
+
+    #[test]
+    fn tags_without_values() {
+        let mut block = [0u8; BLOCK_LEN as usize];
+        block[9..18].copy_from_slice(&Slot::new(Tag::Index, u64::MAX).encode());
+        block[18] = 0x80 | Tag::Bytes as u8;
+        block[27] = 0x7E;
+        assert_eq!(tag_at(&block, 9, 100).unwrap(), Tag::Index);
+        assert!(block_slot(&block, 1, 100).is_err(), "the value is not read");
+        assert_eq!(tag_at(&block, 18, 100).unwrap(), Tag::Bytes);
+        assert!(matches!(
+            tag_at(&block, 27, 100),
+            Err(Error::InvalidTag {
+                tag: 0x7E,
+                pos: 127
+            })
+        ));
+        assert!(tag_at(&block, BLOCK_LEN as usize, 100).is_err());
+        assert!(tag_at(&block, usize::MAX, 100).is_err());
+    }
+
+    #[test]
+    fn shift_padding_and_byte_strings() {
+        let h = LinkedHeader {
+            size: 1,
+            ptr: 12,
+            shift: 0xC3,
+        };
+        assert_eq!(LinkedHeader::decode(h.encode()).shift_bits(), 3);
+        assert_eq!((short_bytes_room(false), short_bytes_room(true)), (8, 6));
+        assert_eq!(long_bytes_len(5, false), Some(13));
+        assert_eq!(long_bytes_len(5, true), Some(15));
+        assert_eq!(long_bytes_len(u64::MAX - 9, true), None);
+        assert_eq!(long_bytes_len(u64::MAX - 7, false), None);
+        assert_eq!(long_bytes_len(u64::MAX - 10, true), Some(u64::MAX));
     }
 
     #[test]
