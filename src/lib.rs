@@ -114,15 +114,16 @@
 //!
 //! ## Layers
 //!
-//! Data flows one way: the public API ([`Database`], [`Transaction`],
-//! cursors and views) → the structures (`tree`: HAMT, radix list, RRB list,
-//! sharing one copy-on-write rule) → the byte format ([`format`](mod@format)) → the
-//! storage backends ([`storage`]). The tools sit on top of the API, and
-//! the one error type ([`Error`]) at the bottom. Imports only go down
-//! (a test checks it on every build of the tests). `ARCHITECTURE.md`, at
-//! the root of the repository, draws the layers, says what each may
-//! import, follows a read, a commit and a time-travel read through them,
-//! and says where the coming features will live.
+//! The crate is six layers, top-down: the tools ([`diff`], [`compact`],
+//! [`verify`](mod@verify), [`json`]) → the public API ([`Database`],
+//! [`Transaction`], cursors, views and handles) → the structures (`tree`:
+//! HAMT, radix list, RRB list, sharing one copy-on-write rule) → the
+//! storage backends ([`storage`]) → the byte format ([`format`](mod@format))
+//! → the one error type ([`Error`]). Imports only go down, and
+//! `tests/layers.rs` fails on one that goes up. `ARCHITECTURE.md`, at the
+//! root of the repository, draws the layers, says what each may import,
+//! follows a read, a commit and a time-travel read through them, and says
+//! where the coming features will live.
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
