@@ -40,12 +40,90 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
+//! ## Handles
+//!
+//! * [`Database`] opens storage and keeps the history of moments;
+//!   [`Options`] and [`Durability`] say how it hashes keys and syncs.
+//! * [`Transaction`] builds the next moment inside [`Database::transact`];
+//!   [`Snapshot`] hands a moment to other threads.
+//! * Reading: [`Cursor`] (one slot, typed reads, [`Cursor::get_path`]),
+//!   [`ValueRef`], the views [`MapView`], [`SetView`], [`ListView`],
+//!   [`LinkedListView`], their iterators [`Entries`] and [`Items`], and
+//!   [`BytesReader`] for large byte values.
+//! * Writing: [`CursorMut`] (one writable slot, [`CursorMut::at_path`]),
+//!   the handles [`MapMut`], [`SetMut`], [`ListMut`], [`LinkedListMut`],
+//!   [`EntryMut`], and [`BytesWriter`]; values to write are [`Value`]s,
+//!   paths are [`PathStep`]s ([`PathStepBuf`] when owned).
+//! * Where the bytes live: [`storage`] (memory, borrowed slice, file); what
+//!   they mean: [`format`](mod@format).
+//!
+//! ## Tools
+//!
+//! Whole-database tools live in their own modules and add conveniences to
+//! [`Database`]: [`diff`] (`db.diff(a, b)`), [`compact`]
+//! (`db.compact_into(..)`), [`verify`](mod@verify) (`db.verify()`) and
+//! [`json`] (the canonical dump and load).
+//!
+//! Compaction writes the moments you keep into a new database, sharing
+//! what they share and leaving everything else behind:
+//!
+//! ```
+//! use xitdb::compact::Keep;
+//! use xitdb::{Database, Error};
+//!
+//! let mut db = Database::memory();
+//! for i in 0..100u64 {
+//!     db.transact(|tx| tx.root_map()?.put("counter", i))?;
+//! }
+//! let mut small = Database::memory(); // or Database::create("small.xdb")?
+//! let report = db.compact_into(&mut small, Keep::Last(2), &mut |_progress| {})?;
+//! assert_eq!((report.moments_before, report.moments_kept), (100, 2));
+//! assert!(report.bytes_after < report.bytes_before);
+//!
+//! let first_kept = small.moment(0)?.as_map()?;
+//! assert_eq!(first_kept.get(b"counter")?.unwrap().as_uint()?, 98);
+//! assert!(small.verify()?.is_ok());
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! The JSON dump renders a whole database (header, every moment) as
+//! canonical JSON, and loading it builds a database that dumps to the same
+//! text:
+//!
+//! ```
+//! use xitdb::json::{dump_json, load_json};
+//! use xitdb::storage::MemoryStorage;
+//! use xitdb::{Database, Error};
+//!
+//! let mut db = Database::memory();
+//! db.transact(|tx| -> Result<(), Error> {
+//!     let mut root = tx.root_map()?;
+//!     root.put("name", "xitdb")?;
+//!     root.entry("langs")?.array_list()?.append("rust")?;
+//!     Ok(())
+//! })?;
+//! let text = dump_json(&db)?;
+//! assert!(text.starts_with(r#"{"header":{"hash_id":"blk3","hash_size":32"#));
+//!
+//! let copy = load_json(&text, MemoryStorage::new())?;
+//! assert_eq!(dump_json(&copy)?, text);
+//! let langs = copy.moment(-1)?.as_map()?.get(b"langs")?.unwrap();
+//! assert_eq!(langs.as_list()?.get(0)?.unwrap().as_str()?, "rust");
+//! # Ok::<(), Error>(())
+//! ```
+//!
 //! ## Layers
 //!
-//! Data flows one way: the public API ([`Database`], [`Transaction`],
-//! cursors and views) → the structures (`tree`: HAMT, radix list, RRB list,
-//! sharing one copy-on-write rule) → the byte format ([`format`](mod@format)) → the
-//! storage backends ([`storage`]).
+//! The crate is six layers, top-down: the tools ([`diff`], [`compact`],
+//! [`verify`](mod@verify), [`json`]) → the public API ([`Database`],
+//! [`Transaction`], cursors, views and handles) → the structures (`tree`:
+//! HAMT, radix list, RRB list, sharing one copy-on-write rule) → the
+//! storage backends ([`storage`]) → the byte format ([`format`](mod@format))
+//! → the one error type ([`Error`]). Imports only go down, and
+//! `tests/layers.rs` fails on one that goes up. `ARCHITECTURE.md`, at the
+//! root of the repository, draws the layers, says what each may import,
+//! follows a read, a commit and a time-travel read through them, and says
+//! where the coming features will live.
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

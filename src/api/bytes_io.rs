@@ -14,7 +14,27 @@ enum Body {
     Stored(u64),
 }
 
-/// Reads a byte value incrementally.
+/// Reads a byte value incrementally: `std::io::Read + Seek`, from
+/// [`Cursor::reader`](crate::Cursor::reader).
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom};
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| tx.root_map()?.put("greeting", "hello, world"))?;
+/// let value = db.moment(-1)?.as_map()?.get(b"greeting")?.unwrap();
+/// let mut reader = value.reader()?;
+/// assert_eq!(reader.len(), 12);
+/// reader.seek(SeekFrom::Start(7))?;
+/// let mut rest = String::new();
+/// reader.read_to_string(&mut rest)?;
+/// assert_eq!(rest, "world");
+/// reader.seek(SeekFrom::End(-12))?;
+/// let mut first = [0u8; 5];
+/// reader.read_exact(&mut first)?;
+/// assert_eq!(&first, b"hello");
+/// # Ok::<(), Error>(())
+/// ```
 pub struct BytesReader<'r> {
     src: Src<'r>,
     body: Body,
@@ -102,7 +122,36 @@ impl io::Seek for BytesReader<'_> {
 /// The payload goes at the end of the storage as it is written; seeking
 /// back and overwriting is allowed. Nothing refers to the bytes until
 /// [`BytesWriter::finish`] writes the length and the slot, so dropping the
-/// writer unfinished leaves the slot unchanged.
+/// writer unfinished leaves the slot unchanged. Get one from
+/// [`CursorMut::writer`](crate::CursorMut::writer).
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom, Write};
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut w = tx.root_map()?.into_entry("blob")?.writer()?;
+///     for chunk in 0..4u8 {
+///         w.write_all(&[chunk; 1024])?; // streamed: never held whole
+///     }
+///     w.seek(SeekFrom::Start(0))?;
+///     w.write_all(b"HEAD")?; // overwrite in place
+///     w.finish(Some(*b"bn"))?; // only now does "blob" point at the bytes
+///     Ok(())
+/// })?;
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut w = tx.root_map()?.into_entry("blob")?.writer()?;
+///     w.write_all(b"never finished")?;
+///     Ok(()) // dropped unfinished: "blob" keeps its value
+/// })?;
+/// let blob = db.moment(-1)?.as_map()?.get(b"blob")?.unwrap();
+/// assert_eq!(blob.format_tag()?, Some(*b"bn"));
+/// let mut bytes = Vec::new();
+/// blob.reader()?.read_to_end(&mut bytes)?;
+/// assert_eq!(bytes.len(), 4096);
+/// assert_eq!(&bytes[..5], b"HEAD\0");
+/// # Ok::<(), Error>(())
+/// ```
 pub struct BytesWriter<'t> {
     core: TxCore<'t>,
     target: SlotPos,

@@ -14,7 +14,38 @@ use std::borrow::Cow;
 /// A read-only position in a database: one slot and the storage it points into.
 ///
 /// Cursors are cheap to copy. Typed reads check the slot's tag and return
-/// [`Error::UnexpectedTag`] when it does not match.
+/// [`Error::UnexpectedTag`] when it does not match. [`Cursor::get`] and
+/// [`Cursor::get_path`] step into maps and lists; [`Cursor::value`] decodes
+/// whatever is there.
+///
+/// ```
+/// use xitdb::{Database, Error, PathStep};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut root = tx.root_map()?;
+///     root.put("name", "Ada")?;
+///     root.put("born", 1815u64)?;
+///     root.put("balance", -3i64)?;
+///     root.entry("langs")?.array_list()?.append("en")?;
+///     Ok(())
+/// })?;
+/// let moment = db.moment(-1)?;
+/// let map = moment.as_map()?;
+/// assert_eq!(map.get(b"name")?.unwrap().as_str()?, "Ada");
+/// assert_eq!(map.get(b"born")?.unwrap().as_uint()?, 1815);
+/// assert_eq!(map.get(b"balance")?.unwrap().as_int()?, -3);
+/// // the wrong type is an error, not a panic
+/// assert!(matches!(
+///     map.get(b"name")?.unwrap().as_uint(),
+///     Err(Error::UnexpectedTag { .. })
+/// ));
+///
+/// let path = [PathStep::Key(b"langs"), PathStep::Index(-1)];
+/// let lang = moment.get_path(&path)?.unwrap();
+/// assert_eq!(&*lang.as_bytes()?, b"en");
+/// assert!(moment.get_path(&["nobody".into()])?.is_none());
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct Cursor<'r> {
     pub(crate) src: Src<'r>,
@@ -32,6 +63,43 @@ impl std::fmt::Debug for Cursor<'_> {
 }
 
 /// A decoded value: scalars by value, structures as views.
+///
+/// What [`Cursor::value`] returns, for code that handles every kind.
+///
+/// ```
+/// use xitdb::{Database, Error, ValueRef};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut root = tx.root_map()?;
+///     root.put("n", 7u64)?;
+///     root.put("ratio", 2.5f64)?;
+///     root.put("doc", xitdb::Value::tagged(b"{}", *b"js"))?;
+///     root.entry("tags")?.hash_set()?.insert("new")?;
+///     Ok(())
+/// })?;
+/// let mut described = Vec::new();
+/// for entry in db.moment(-1)?.as_map()?.iter() {
+///     let entry = entry?;
+///     let text = match entry.value()?.value()? {
+///         ValueRef::Null => "null".to_string(),
+///         ValueRef::Uint(n) => format!("uint {n}"),
+///         ValueRef::Int(n) => format!("int {n}"),
+///         ValueRef::Float(x) => format!("float {x}"),
+///         ValueRef::Bytes { data, format_tag } => format!("{} bytes, tag {format_tag:?}", data.len()),
+///         ValueRef::Map(m) => format!("map, {} entries", m.iter().count()),
+///         ValueRef::Set(s) => format!("set, {} members", s.iter().count()),
+///         ValueRef::List(l) => format!("list, {} items", l.len()),
+///         ValueRef::LinkedList(l) => format!("linked list, {} items", l.len()),
+///     };
+///     described.push(text);
+/// }
+/// described.sort();
+/// assert_eq!(
+///     described,
+///     ["2 bytes, tag Some([106, 115])", "float 2.5", "set, 1 members", "uint 7"]
+/// );
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub enum ValueRef<'r> {
     /// None: never written or written as an explicit none.
@@ -147,7 +215,7 @@ impl<'r> Cursor<'r> {
     }
 
     /// A streaming reader over a byte value (`std::io::Read + Seek`), for
-    /// values too large to hold in memory at once.
+    /// values too large to hold in memory at once (see [`BytesReader`]).
     pub fn reader(&self) -> Result<BytesReader<'r>> {
         BytesReader::new(self.src, self.slot)
     }
@@ -198,6 +266,17 @@ impl<'r> Cursor<'r> {
     }
 
     /// Follows one step: a key of a map or an index of a list.
+    ///
+    /// ```
+    /// use xitdb::{Database, PathStep};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("k", "v"))?;
+    /// let moment = db.moment(-1)?;
+    /// let v = moment.get(PathStep::Key(b"k"))?.unwrap();
+    /// assert_eq!(v.as_str()?, "v");
+    /// assert!(moment.get("absent".into())?.is_none());
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn get(&self, step: PathStep<'_>) -> Result<Option<Cursor<'r>>> {
         match step {
             PathStep::Key(k) => self.as_map()?.get(k),
@@ -210,6 +289,29 @@ impl<'r> Cursor<'r> {
     }
 
     /// Follows a path of keys and indices; `None` when a step is missing.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error, PathStep};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut root = tx.root();
+    ///     root.at_path(&["users".into(), "ada".into(), "langs".into()])?
+    ///         .array_list()?
+    ///         .append("en")?;
+    ///     Ok(())
+    /// })?;
+    /// let moment = db.moment(-1)?;
+    /// let path = [
+    ///     PathStep::Key(b"users"),
+    ///     PathStep::Key(b"ada"),
+    ///     PathStep::Key(b"langs"),
+    ///     PathStep::Index(0),
+    /// ];
+    /// assert_eq!(moment.get_path(&path)?.unwrap().as_str()?, "en");
+    /// assert!(moment.get_path(&path[..1])?.unwrap().as_map().is_ok());
+    /// assert!(moment.get_path(&["users".into(), "grace".into()])?.is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn get_path(&self, path: &[PathStep<'_>]) -> Result<Option<Cursor<'r>>> {
         let mut c = *self;
         for step in path {

@@ -15,7 +15,39 @@ use crate::tree::bytes;
 ///
 /// Write a scalar into it, copy another slot into it (cloning a structure
 /// without copying its contents), or open a structure there; opening
-/// creates the structure when the slot is empty.
+/// creates the structure when the slot is empty. [`CursorMut::at_path`]
+/// walks down a path, creating the maps on the way.
+///
+/// ```
+/// use xitdb::{Database, Error, PathStep};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     // nested structures are created on demand
+///     let mut ada = tx.root().at_path(&["users".into(), "ada".into()])?.hash_map()?;
+///     ada.put("city", "London")?;
+///     ada.entry("langs")?.array_list()?.append("en")?;
+///     // write a scalar through a cursor
+///     tx.root_map()?.entry("count")?.write(1u64)?;
+///     Ok(())
+/// })?;
+/// db.transact(|tx| -> Result<(), Error> {
+///     // clone a committed structure by copying its slot: nothing is copied
+///     let ada = tx.root().at_path(&["users".into(), "ada".into()])?.slot()?;
+///     let mut grace = tx.root().at_path(&["users".into(), "grace".into()])?;
+///     grace.write_slot(ada)?;
+///     // then change the clone; the original keeps its value
+///     grace.hash_map()?.put("city", "New York")?;
+///     Ok(())
+/// })?;
+/// let moment = db.moment(-1)?;
+/// let city = |who: &str| -> Result<String, Error> {
+///     let path = ["users".into(), PathStep::from(who), "city".into()];
+///     moment.get_path(&path)?.unwrap().as_str()
+/// };
+/// assert_eq!(city("ada")?, "London");
+/// assert_eq!(city("grace")?, "New York");
+/// # Ok::<(), Error>(())
+/// ```
 pub struct CursorMut<'t> {
     core: TxCore<'t>,
     pos: SlotPos,
@@ -42,6 +74,19 @@ impl<'t> CursorMut<'t> {
     }
 
     /// A read-only cursor on the current value.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut map = tx.root_map()?;
+    ///     let mut hits = map.entry("hits")?;
+    ///     let now = if hits.read()?.is_null() { 0 } else { hits.read()?.as_uint()? };
+    ///     hits.write(now + 1)?;
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn read(&self) -> Result<Cursor<'_>> {
         let pos = match self.pos {
             SlotPos::Disk(p) => Some(p),
@@ -63,6 +108,19 @@ impl<'t> CursorMut<'t> {
     }
 
     /// Writes only if the slot was never written; returns whether it wrote.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut map = tx.root_map()?;
+    ///     assert!(map.entry("created")?.write_if_empty("monday")?);
+    ///     assert!(!map.entry("created")?.write_if_empty("tuesday")?);
+    ///     assert_eq!(map.get(b"created")?.unwrap().as_str()?, "monday");
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn write_if_empty<'v>(&mut self, value: impl Into<Value<'v>>) -> Result<bool> {
         if self.slot()?.is_empty() {
             self.write(value)?;
@@ -121,7 +179,8 @@ impl<'t> CursorMut<'t> {
     }
 
     /// Streams a byte value into this slot (`std::io::Write + Seek`);
-    /// nothing refers to the bytes until [`BytesWriter::finish`].
+    /// nothing refers to the bytes until [`BytesWriter::finish`] (see
+    /// [`BytesWriter`] for an example).
     pub fn writer(self) -> Result<BytesWriter<'t>> {
         BytesWriter::new(self.core, self.pos)
     }
@@ -129,6 +188,30 @@ impl<'t> CursorMut<'t> {
     /// Follows a path of existing structures, creating map entries (and a
     /// HashMap in an empty slot) for `Key` steps; `Index` steps need an
     /// existing list item.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error, PathStep};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     tx.root().at_path(&["config".into(), "theme".into()])?.write("dark")?;
+    ///     let mut list = tx.root_map()?.into_entry("log")?.array_list()?;
+    ///     list.append("started")?;
+    ///     // an existing item can be reached by index ...
+    ///     let path = [PathStep::Key(b"log"), PathStep::Index(0)];
+    ///     tx.root().at_path(&path)?.write("booted")?;
+    ///     // ... a missing one cannot
+    ///     let past_end = [PathStep::Key(b"log"), PathStep::Index(5)];
+    ///     assert!(matches!(
+    ///         tx.root().at_path(&past_end),
+    ///         Err(Error::PathNotFound { step: 1 })
+    ///     ));
+    ///     Ok(())
+    /// })?;
+    /// let moment = db.moment(-1)?;
+    /// let theme = moment.get_path(&["config".into(), "theme".into()])?.unwrap();
+    /// assert_eq!(theme.as_str()?, "dark");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn at_path(self, path: &[PathStep<'_>]) -> Result<CursorMut<'t>> {
         let mut cur = self;
         for (step_no, step) in path.iter().enumerate() {

@@ -23,6 +23,24 @@ use crate::tree::hamt::Hamt;
 use std::path::Path;
 
 /// How a commit makes itself durable.
+///
+/// Chosen when a database is opened ([`Options::durability`]) or changed
+/// later with [`Database::set_durability`]. It matters for files only: in
+/// memory, flushing and syncing do nothing.
+///
+/// ```
+/// use xitdb::{Database, Durability};
+/// let dir = tempfile::tempdir()?;
+/// let mut db = Database::create(dir.path().join("app.xdb"))?;
+/// assert_eq!(db.durability(), Durability::Full); // two fsyncs per commit
+/// db.set_durability(Durability::None); // bulk load: let the OS write it
+/// for i in 0..100u64 {
+///     db.transact(|tx| tx.root_map()?.put("n", i))?;
+/// }
+/// db.set_durability(Durability::Full);
+/// db.transact(|tx| tx.root_map()?.put("done", 1u64))?; // durable, with all before it
+/// # Ok::<(), xitdb::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// Data is flushed and fsynced before the header that publishes it is
@@ -39,6 +57,30 @@ pub enum Durability {
 }
 
 /// Settings for opening or creating a database.
+///
+/// Pass them to [`Database::create_with`], [`Database::open_with`] or
+/// [`Database::open_storage`]; `Options::default()` is BLAKE3 keys and
+/// [`Durability::Full`].
+///
+/// ```
+/// use xitdb::format::HashKind;
+/// use xitdb::{Database, Durability, Options};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("shared.xdb");
+/// // SHA-1 keys: the hasher the other xitdb implementations use by default
+/// let opts = Options {
+///     hash: HashKind::Sha1,
+///     durability: Durability::HeaderOnly,
+///     ..Options::default()
+/// };
+/// let mut db = Database::create_with(&path, opts)?;
+/// db.transact(|tx| tx.root_map()?.put("k", "v"))?;
+/// drop(db);
+/// // the hasher of an existing file comes from its header
+/// let db = Database::open(&path)?;
+/// assert_eq!(db.hasher().kind(), Some(HashKind::Sha1));
+/// # Ok::<(), xitdb::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Hasher for a new database (BLAKE3 by default).
@@ -52,6 +94,14 @@ pub struct Options {
 }
 
 /// An xitdb database over some storage.
+///
+/// Open one in memory ([`Database::memory`], [`Database::from_bytes`],
+/// [`Database::from_slice`]), on a file ([`Database::create`],
+/// [`Database::open`], [`Database::open_read_only`]) or over any
+/// [`Storage`] ([`Database::open_storage`]). Write with
+/// [`Database::transact`], which appends one *moment* per transaction;
+/// read any moment with [`Database::moment`], or hand one to other threads
+/// with [`Database::snapshot`].
 ///
 /// ```
 /// use xitdb::Database;
@@ -87,11 +137,24 @@ impl<S: Storage> std::fmt::Debug for Database<S> {
 
 impl Database<MemoryStorage> {
     /// A new, empty in-memory database hashing keys with BLAKE3.
+    ///
+    /// ```
+    /// let db = xitdb::Database::memory();
+    /// assert_eq!(db.moment_count()?, 0);
+    /// assert_eq!(db.len(), 12); // just the header
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn memory() -> Self {
         Self::memory_with(HashKind::default())
     }
 
     /// A new, empty in-memory database with the given hasher.
+    ///
+    /// ```
+    /// use xitdb::{format::HashKind, Database};
+    /// let db = Database::memory_with(HashKind::Sha1);
+    /// assert_eq!(db.hasher().size(), 20);
+    /// ```
     pub fn memory_with(hash: HashKind) -> Self {
         let opts = Options {
             hash,
@@ -113,6 +176,19 @@ impl Database<MemoryStorage> {
 
     /// Opens database bytes held in memory, for reading and writing. Only
     /// the 12-byte header is checked: there is no parse step.
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    /// let bytes: Vec<u8> = db.into_bytes(); // exactly what a file would hold
+    ///
+    /// let mut db = Database::from_bytes(bytes)?;
+    /// db.transact(|tx| tx.root_map()?.put("n", 2u64))?;
+    /// assert_eq!(db.moment_count()?, 2);
+    /// assert!(Database::from_bytes(b"not a database".to_vec()).is_err());
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
         Self::open_storage(MemoryStorage::from_vec(bytes), Options::default())
     }
@@ -125,6 +201,20 @@ impl Database<MemoryStorage> {
 
 impl<'a> Database<SliceStorage<'a>> {
     /// Opens borrowed database bytes read-only, in place, with no copy.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("greeting", "hi"))?;
+    /// let received: Vec<u8> = db.into_bytes(); // say, from the network
+    ///
+    /// let mut view = Database::from_slice(&received)?;
+    /// let map = view.moment(-1)?.as_map()?;
+    /// assert_eq!(map.get(b"greeting")?.unwrap().as_str()?, "hi");
+    /// let write = view.transact(|tx| tx.root_map()?.put("greeting", "bye"));
+    /// assert!(matches!(write, Err(Error::ReadOnly)));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self> {
         Self::open_storage(SliceStorage::new(bytes), Options::default())
     }
@@ -132,29 +222,68 @@ impl<'a> Database<SliceStorage<'a>> {
 
 impl Database<FileStorage> {
     /// Creates a new database file (replacing any file at `path`), locked for writing.
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Database::create(dir.path().join("app.xdb"))?;
+    /// db.transact(|tx| tx.root_map()?.put("title", "first draft"))?;
+    /// assert_eq!(db.moment_count()?, 1);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         Self::create_with(path, Options::default())
     }
 
-    /// Creates a new database file with options.
+    /// Creates a new database file with options (see [`Options`] for an
+    /// example).
     pub fn create_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
         Self::open_storage(FileStorage::create(path.as_ref())?, opts)
     }
 
     /// Opens a database file for writing (creating it if missing); fails
     /// with [`Error::Locked`] while another writer has it open.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.xdb");
+    /// let mut db = Database::open(&path)?; // created, since it was missing
+    /// db.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    /// // one writer per file, in this process or another
+    /// assert!(matches!(Database::open(&path), Err(Error::Locked)));
+    /// drop(db);
+    /// let db = Database::open(&path)?;
+    /// assert_eq!(db.moment_count()?, 1);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Options::default())
     }
 
-    /// Opens a database file for writing, with options.
+    /// Opens a database file for writing, with options (see [`Options`]).
     pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
         Self::open_storage(FileStorage::open(path.as_ref())?, opts)
     }
 
     /// Opens a database file read-only. Takes no lock, so it can be used
     /// while another process writes; it sees the moments committed when it
-    /// was opened.
+    /// was opened, and newer ones after [`Database::refresh`].
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.xdb");
+    /// let mut writer = Database::create(&path)?;
+    /// writer.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    ///
+    /// let mut reader = Database::open_read_only(&path)?; // no lock taken
+    /// writer.transact(|tx| tx.root_map()?.put("n", 2u64))?;
+    /// assert_eq!(reader.moment_count()?, 1); // what was committed at open
+    /// reader.refresh()?;
+    /// assert_eq!(reader.moment_count()?, 2);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_storage(
             FileStorage::open_read_only(path.as_ref())?,
@@ -176,6 +305,17 @@ impl<S: Storage> Database<S> {
     /// Opens a database over any storage. Empty writable storage gets a
     /// fresh header; otherwise the header is validated, and bytes past the
     /// last commit (left by a crash) are discarded unless read-only.
+    ///
+    /// ```
+    /// use xitdb::storage::{MemoryStorage, Storage};
+    /// use xitdb::{Database, Options};
+    /// let mut db = Database::open_storage(MemoryStorage::new(), Options::default())?;
+    /// db.transact(|tx| tx.root_map()?.put("k", "v"))?;
+    /// let storage: MemoryStorage = db.into_storage();
+    /// assert_eq!(&storage.as_bytes()[..3], b"xit");
+    /// assert!(storage.len() > 12);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn open_storage(mut store: S, opts: Options) -> Result<Self> {
         if store.is_empty() {
             if !store.is_writable() {
@@ -362,6 +502,17 @@ impl<S: Storage> Database<S> {
     }
 
     /// A cursor on the root: the history list, a root map or set, or null.
+    ///
+    /// ```
+    /// use xitdb::{format::Tag, Database};
+    /// let mut db = Database::memory();
+    /// assert!(db.root().is_null());
+    /// db.transact(|tx| tx.root_map()?.put("k", 1u64))?;
+    /// // a database with moments has the history list as its root
+    /// assert_eq!(db.root().tag(), Tag::ArrayList);
+    /// assert_eq!(db.root().as_list()?.len(), 1);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn root(&self) -> Cursor<'_> {
         Cursor::new(self.src(), self.root_slot(), None)
     }
@@ -393,12 +544,43 @@ impl<S: Storage> Database<S> {
     }
 
     /// A cursor on moment `index`'s root (negative counts from the end).
+    ///
+    /// Every committed moment stays readable: this is time travel.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// for title in ["draft", "review", "final"] {
+    ///     db.transact(|tx| tx.root_map()?.put("title", title))?;
+    /// }
+    /// let title = |m: i64| -> Result<String, Error> {
+    ///     db.moment(m)?.as_map()?.get(b"title")?.unwrap().as_str()
+    /// };
+    /// assert_eq!(title(-1)?, "final"); // the newest
+    /// assert_eq!(title(0)?, "draft"); // the first
+    /// assert_eq!(title(-2)?, "review");
+    /// assert!(matches!(db.moment(3), Err(Error::NoSuchMoment { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn moment(&self, index: i64) -> Result<Cursor<'_>> {
         Cursor::at(self.src(), self.moment_pos(index)?)
     }
 
     /// A `Send + Sync` handle on moment `index` that other threads can read
-    /// while this database keeps committing.
+    /// while this database keeps committing (see [`Snapshot`]).
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    /// let snap = db.snapshot(-1)?;
+    /// let reader = std::thread::spawn(move || -> Result<u64, Error> {
+    ///     snap.cursor().as_map()?.get(b"n")?.unwrap().as_uint()
+    /// });
+    /// db.transact(|tx| tx.root_map()?.put("n", 2u64))?; // the writer goes on
+    /// assert_eq!(reader.join().unwrap()?, 1);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn snapshot(&self, index: i64) -> Result<Snapshot> {
         let slot = self.moment(index)?.slot();
         Ok(Snapshot::new(
@@ -459,6 +641,33 @@ impl<S: Storage> Database<S> {
     /// The new moment starts as a copy of the latest one ([`Transaction::root`]).
     /// If `f` returns `Ok`, the moment is committed; if it returns `Err` (or
     /// the commit fails), the database is left exactly as it was, byte for byte.
+    /// The closure's error type is yours, as long as an [`Error`] converts
+    /// into it; what `f` returns on success is returned.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// let items = db.transact(|tx| -> Result<u64, Error> {
+    ///     let mut root = tx.root_map()?;
+    ///     root.put("owner", "ada")?;
+    ///     let mut todo = root.entry("todo")?.array_list()?;
+    ///     todo.append("write docs")?;
+    ///     todo.append("ship")?;
+    ///     todo.len()
+    /// })?;
+    /// assert_eq!(items, 2);
+    ///
+    /// // a failing transaction changes nothing
+    /// let before = db.storage().as_bytes().to_vec();
+    /// let failed = db.transact(|tx| -> Result<(), Error> {
+    ///     tx.root_map()?.put("owner", "mallory")?;
+    ///     Err(Error::InvalidArgument("changed my mind"))
+    /// });
+    /// assert!(failed.is_err());
+    /// assert_eq!(db.storage().as_bytes(), &before[..]);
+    /// assert_eq!(db.moment_count()?, 1);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn transact<T, E>(
         &mut self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
@@ -554,6 +763,19 @@ impl<S: Storage> Database<S> {
     ///
     /// There are no moments: the root is changed copy-on-write and committed
     /// by rewriting the root block at offset 12. If `f` fails, nothing changes.
+    /// Read the root with [`Database::root`].
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact_root(|tx| tx.root().counted_hash_map()?.put("a", 1u64))?;
+    /// db.transact_root(|tx| tx.root().counted_hash_map()?.put("b", 2u64))?;
+    /// let root = db.root().as_map()?;
+    /// assert_eq!(root.count()?, 2);
+    /// // no history: moments and history transactions do not apply
+    /// assert!(matches!(db.moment_count(), Err(Error::WrongRoot { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn transact_root<T, E>(
         &mut self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
@@ -626,6 +848,18 @@ impl<S: Storage> Database<S> {
     }
 
     /// Undo: appends moment `index` again as the newest moment (no data is copied).
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("text", "good"))?;
+    /// db.transact(|tx| tx.root_map()?.put("text", "oops"))?;
+    /// db.revert_to(0)?;
+    /// assert_eq!(db.moment_count()?, 3); // the mistake stays in the history
+    /// let text = db.moment(-1)?.as_map()?.get(b"text")?.unwrap().as_str()?;
+    /// assert_eq!(text, "good");
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn revert_to(&mut self, index: i64) -> Result<()> {
         let slot = self.moment(index)?.slot();
         self.transact(|tx| tx.root().write_slot(slot))
@@ -659,7 +893,21 @@ impl<S: Storage> Database<S> {
     }
 
     /// Drops every moment after the first `len` (the reference's history
-    /// slice). The dropped moments' bytes stay in the file.
+    /// slice). The dropped moments' bytes stay in the file (compaction,
+    /// [`Database::compact_into`], leaves them behind).
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let mut db = Database::memory();
+    /// for i in 0..5u64 {
+    ///     db.transact(|tx| tx.root_map()?.put("n", i))?;
+    /// }
+    /// db.truncate_history(2)?;
+    /// assert_eq!(db.moment_count()?, 2);
+    /// let n = db.moment(-1)?.as_map()?.get(b"n")?.unwrap().as_uint()?;
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn truncate_history(&mut self, len: u64) -> Result<()> {
         if !self.store.is_writable() {
             return Err(Error::ReadOnly);
@@ -721,6 +969,37 @@ fn init_history(core: &mut TxCore<'_>) -> Result<()> {
 
 /// A transaction in progress: the new moment's root slot, plus reads of
 /// the committed moments.
+///
+/// [`Database::transact`] hands one to its closure. [`Transaction::root`]
+/// (or [`Transaction::root_map`]) is the moment being built, which starts
+/// as a copy of the latest one; [`Transaction::moment`] reads committed
+/// moments, unchanged by what the transaction writes.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| tx.root_map()?.put("visits", 1u64))?;
+/// db.transact(|tx| -> Result<(), Error> {
+///     let last = tx.moment(-1)?.as_map()?.get(b"visits")?.unwrap().as_uint()?;
+///     assert_eq!(tx.moment_count(), 1);
+///     tx.root_map()?.put("visits", last + 1)?;
+///     // a clone of a structure made in this transaction: freeze first,
+///     // so that the two stay independent
+///     tx.root_map()?.entry("draft")?.hash_map()?.put("v", 1u64)?;
+///     let draft = tx.root_map()?.get(b"draft")?.unwrap().slot();
+///     tx.freeze();
+///     tx.root_map()?.entry("copy")?.write_slot(draft)?;
+///     tx.root_map()?.entry("draft")?.hash_map()?.put("v", 2u64)?;
+///     Ok(())
+/// })?;
+/// let now = db.moment(-1)?.as_map()?;
+/// assert_eq!(now.get(b"visits")?.unwrap().as_uint()?, 2);
+/// let v = |key: &[u8]| -> Result<u64, Error> {
+///     now.get(key)?.unwrap().as_map()?.get(b"v")?.unwrap().as_uint()
+/// };
+/// assert_eq!((v(b"draft")?, v(b"copy")?), (2, 1));
+/// # Ok::<(), Error>(())
+/// ```
 pub struct Transaction<'db> {
     store: Store<'db>,
     st: &'db mut TxState,

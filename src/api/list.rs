@@ -12,7 +12,28 @@ use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::array_list::{resolve_index, ArrayList, ListIter};
 use crate::tree::linked_list::{LinkedIter, LinkedList};
 
-/// Iterator over the items of a list, yielding cursors.
+/// Iterator over the items of a list, yielding cursors; double-ended, with
+/// an exact size hint.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut list = tx.root_map()?.into_entry("n")?.array_list()?;
+///     for i in 1..=5u64 {
+///         list.append(i)?;
+///     }
+///     Ok(())
+/// })?;
+/// let list = db.moment(-1)?.as_map()?.get(b"n")?.unwrap().as_list()?;
+/// let items = list.iter();
+/// assert_eq!(items.size_hint(), (5, Some(5)));
+/// let backwards: Vec<u64> = items.rev().map(|c| c?.as_uint()).collect::<Result<_, Error>>()?;
+/// assert_eq!(backwards, [5, 4, 3, 2, 1]);
+/// let sum: u64 = list.iter().map(|c| c?.as_uint()).sum::<Result<u64, Error>>()?;
+/// assert_eq!(sum, 15);
+/// # Ok::<(), Error>(())
+/// ```
 pub struct Items<'r> {
     src: Src<'r>,
     inner: Walk<'r>,
@@ -186,8 +207,8 @@ impl<'t, T: Seq> SeqMut<'t, T> {
 }
 
 macro_rules! view_api {
-    ($name:ident, $tree:ty, $doc:literal) => {
-        #[doc = $doc]
+    ($(#[$doc:meta])* $name:ident, $tree:ty) => {
+        $(#[$doc])*
         #[derive(Clone, Copy)]
         pub struct $name<'r>(SeqView<'r, $tree>);
 
@@ -227,12 +248,57 @@ macro_rules! view_api {
     };
 }
 
-view_api!(ListView, ArrayList, "A read-only ArrayList.");
-view_api!(LinkedListView, LinkedList, "A read-only LinkedArrayList.");
+view_api!(
+    /// A read-only ArrayList.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut days = tx.root_map()?.into_entry("days")?.array_list()?;
+    ///     for day in ["mon", "tue", "wed"] {
+    ///         days.append(day)?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// let days = db.moment(-1)?.as_map()?.get(b"days")?.unwrap().as_list()?;
+    /// assert_eq!(days.len(), 3);
+    /// assert_eq!(days.get(0)?.unwrap().as_str()?, "mon");
+    /// assert_eq!(days.get(-1)?.unwrap().as_str()?, "wed"); // from the end
+    /// assert!(days.get(3)?.is_none());
+    /// let all: Vec<String> = days.iter().map(|c| c?.as_str()).collect::<Result<_, Error>>()?;
+    /// assert_eq!(all, ["mon", "tue", "wed"]);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ListView,
+    ArrayList
+);
+view_api!(
+    /// A read-only LinkedArrayList.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut lines = tx.root_map()?.into_entry("lines")?.linked_array_list()?;
+    ///     lines.append("world")?;
+    ///     lines.insert(0, "hello")?;
+    ///     Ok(())
+    /// })?;
+    /// let lines = db.moment(-1)?.as_map()?.get(b"lines")?.unwrap().as_linked_list()?;
+    /// assert_eq!(lines.len(), 2);
+    /// assert_eq!(lines.get(-1)?.unwrap().as_str()?, "world");
+    /// let text: Vec<String> = lines.iter().map(|c| c?.as_str()).collect::<Result<_, Error>>()?;
+    /// assert_eq!(text.join(" "), "hello world");
+    /// # Ok::<(), Error>(())
+    /// ```
+    LinkedListView,
+    LinkedList
+);
 
 macro_rules! mut_api {
-    ($name:ident, $view:ident, $tree:ty, $doc:literal) => {
-        #[doc = $doc]
+    ($(#[$doc:meta])* $name:ident, $view:ident, $tree:ty) => {
+        $(#[$doc])*
         pub struct $name<'t>(SeqMut<'t, $tree>);
 
         impl<'t> $name<'t> {
@@ -300,16 +366,66 @@ macro_rules! mut_api {
 }
 
 mut_api!(
+    /// An ArrayList opened for writing inside a transaction. An appended
+    /// item never written reads as null.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut log = tx.root_map()?.into_entry("log")?.array_list()?;
+    ///     for word in ["a", "b", "c", "d"] {
+    ///         log.append(word)?;
+    ///     }
+    ///     log.put(1, "B")?; // replace an item
+    ///     log.put(-1, "D")?; // negative indices count from the end
+    ///     assert_eq!(log.len()?, 4);
+    ///     log.truncate(3)?; // keep the first 3: a, B, c
+    ///     // an item that holds a structure
+    ///     log.append_cursor()?.hash_map()?.put("at", 3u64)?;
+    ///     Ok(())
+    /// })?;
+    /// let log = db.moment(-1)?.as_map()?.get(b"log")?.unwrap().as_list()?;
+    /// assert_eq!(log.len(), 4);
+    /// assert_eq!(log.get(1)?.unwrap().as_str()?, "B");
+    /// assert!(log.get(3)?.unwrap().as_map().is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
     ListMut,
     ListView,
-    ArrayList,
-    "An ArrayList opened for writing inside a transaction. An appended item never written reads as null."
+    ArrayList
 );
 mut_api!(
+    /// A LinkedArrayList opened for writing inside a transaction. An
+    /// appended item never written is an explicit null.
+    ///
+    /// Besides what [`ListMut`] does, it inserts and removes anywhere,
+    /// slices and concatenates, each in O(log n) new bytes.
+    ///
+    /// ```
+    /// use xitdb::{Database, Error};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| -> Result<(), Error> {
+    ///     let mut lines = tx.root_map()?.into_entry("lines")?.linked_array_list()?;
+    ///     for line in ["one", "two", "four"] {
+    ///         lines.append(line)?;
+    ///     }
+    ///     lines.insert(2, "three")?; // before item 2
+    ///     lines.insert(0, "zero")?;
+    ///     lines.remove(0)?; // one, two, three, four
+    ///     let whole = lines.slot()?;
+    ///     lines.concat(whole)?; // with itself: 8 items
+    ///     lines.slice(2, 4)?; // items 2..6
+    ///     Ok(())
+    /// })?;
+    /// let lines = db.moment(-1)?.as_map()?.get(b"lines")?.unwrap().as_linked_list()?;
+    /// let text: Vec<String> = lines.iter().map(|c| c?.as_str()).collect::<Result<_, Error>>()?;
+    /// assert_eq!(text, ["three", "four", "one", "two"]);
+    /// # Ok::<(), Error>(())
+    /// ```
     LinkedListMut,
     LinkedListView,
-    LinkedList,
-    "A LinkedArrayList opened for writing inside a transaction. An appended item never written is an explicit null."
+    LinkedList
 );
 
 impl ListMut<'_> {

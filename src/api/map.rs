@@ -14,7 +14,21 @@ use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::hamt::{Hamt, HamtIter, Kv};
 use std::borrow::Cow;
 
-/// One record of a map or set, as read.
+/// One record of a map or set, as read: its key hash, key and value.
+///
+/// Yielded by [`Entries`] and returned by `entry` lookups.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| tx.root_map()?.put("lang", "rust"))?;
+/// let map = db.moment(-1)?.as_map()?;
+/// let entry = map.entry(b"lang")?.unwrap();
+/// assert_eq!(entry.key()?.as_str()?, "lang");
+/// assert_eq!(entry.value()?.as_str()?, "rust");
+/// assert_eq!(&*entry.hash()?, &*db.hasher().hash(b"lang")?);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct EntryRef<'r> {
     src: Src<'r>,
@@ -46,7 +60,31 @@ impl<'r> EntryRef<'r> {
     }
 }
 
-/// Iterator over the records of a map or set, in hash-trie order.
+/// Iterator over the records of a map or set, in hash-trie order (not
+/// insertion order).
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut m = tx.root_map()?;
+///     for (name, born) in [("ada", 1815u64), ("grace", 1906), ("alan", 1912)] {
+///         m.put(name, born)?;
+///     }
+///     Ok(())
+/// })?;
+/// let mut names = Vec::new();
+/// let mut total = 0;
+/// for entry in db.moment(-1)?.as_map()?.iter() {
+///     let entry = entry?;
+///     names.push(entry.key()?.as_str()?);
+///     total += entry.value()?.as_uint()?;
+/// }
+/// names.sort();
+/// assert_eq!(names, ["ada", "alan", "grace"]);
+/// assert_eq!(total, 1815 + 1906 + 1912);
+/// # Ok::<(), Error>(())
+/// ```
 pub struct Entries<'r> {
     src: Src<'r>,
     inner: HamtIter<'r>,
@@ -118,6 +156,30 @@ macro_rules! view_common {
 }
 
 /// A read-only HashMap or CountedHashMap.
+///
+/// ```
+/// use xitdb::{format::Tag, Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut m = tx.root_map()?; // a plain HashMap
+///     m.put("ada", 1815u64)?;
+///     m.entry("scores")?.counted_hash_map()?.put("ada", 10u64)?;
+///     Ok(())
+/// })?;
+/// let root = db.moment(-1)?.as_map()?;
+/// assert_eq!(root.get(b"ada")?.unwrap().as_uint()?, 1815);
+/// assert!(root.get(b"alan")?.is_none());
+/// assert!(root.contains_key(b"scores")?);
+/// // only the counted kinds store a count
+/// assert!(matches!(root.count(), Err(Error::NotCounted(Tag::HashMap))));
+/// let scores = root.get(b"scores")?.unwrap().as_map()?;
+/// assert_eq!(scores.kind(), Tag::CountedHashMap);
+/// assert_eq!(scores.count()?, 1);
+/// // by raw hash, for callers that hash keys themselves
+/// let hash = db.hasher().hash(b"ada")?;
+/// assert_eq!(root.get_by_hash(&hash)?.unwrap().as_uint()?, 1815);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct MapView<'r>(HamtView<'r>);
 
@@ -155,6 +217,30 @@ impl<'r> MapView<'r> {
 }
 
 /// A read-only HashSet or CountedHashSet.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut tags = tx.root_map()?.into_entry("tags")?.hash_set()?;
+///     tags.insert("rust")?;
+///     tags.insert("zig")?;
+///     Ok(())
+/// })?;
+/// let tags = db.moment(-1)?.as_map()?.get(b"tags")?.unwrap().as_set()?;
+/// assert!(tags.contains(b"rust")?);
+/// assert!(!tags.contains(b"go")?);
+/// let hash = db.hasher().hash(b"zig")?;
+/// assert!(tags.contains_hash(&hash)?);
+/// // members are the entries' keys
+/// let mut members = Vec::new();
+/// for entry in tags.iter() {
+///     members.push(entry?.key()?.as_str()?);
+/// }
+/// members.sort();
+/// assert_eq!(members, ["rust", "zig"]);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct SetView<'r>(HamtView<'r>);
 
@@ -199,7 +285,25 @@ fn expect_kind(slot: Slot, kinds: &[Tag], expected: &'static str) -> Result<()> 
 
 // ---------------------------------------------------------------- writing
 
-/// A record of a map or set opened for writing.
+/// A record of a map or set opened for writing, by raw hash
+/// ([`MapMut::entry_by_hash`], [`SetMut::entry_by_hash`]): its key and
+/// value slots, written directly.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let hash = tx.hasher().hash(b"k")?; // or a hash computed elsewhere
+///     let mut map = tx.root_map()?;
+///     let mut entry = map.entry_by_hash(&hash)?;
+///     entry.key().write("k")?; // optional: keeps the key for iteration
+///     entry.value().write(1u64)?;
+///     Ok(())
+/// })?;
+/// let map = db.moment(-1)?.as_map()?;
+/// assert_eq!(map.get(b"k")?.unwrap().as_uint()?, 1);
+/// # Ok::<(), Error>(())
+/// ```
 pub struct EntryMut<'t> {
     core: TxCore<'t>,
     kv: Kv,
@@ -313,6 +417,33 @@ macro_rules! mut_common {
 }
 
 /// A HashMap or CountedHashMap opened for writing inside a transaction.
+///
+/// Open one with [`Transaction::root_map`](crate::Transaction::root_map) or
+/// on any writable slot ([`CursorMut::hash_map`],
+/// [`CursorMut::counted_hash_map`]); an empty slot gets a new map.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     // `into_entry` consumes the root handle, for a handle that lives on
+///     let mut born = tx.root_map()?.into_entry("born")?.counted_hash_map()?;
+///     born.put("ada", 1815u64)?;
+///     born.put("grace", 1906u64)?;
+///     born.put("alan", 1912u64)?;
+///     assert!(born.remove("alan")?);
+///     assert!(!born.remove("nobody")?);
+///     assert_eq!(born.count()?, 2);
+///     assert_eq!(born.get(b"grace")?.unwrap().as_uint()?, 1906);
+///     // `entry` is the value slot: write it, or open a structure there
+///     born.entry("ada")?.write(1816u64)?;
+///     Ok(())
+/// })?;
+/// let born = db.moment(-1)?.as_map()?.get(b"born")?.unwrap().as_map()?;
+/// assert_eq!(born.get(b"ada")?.unwrap().as_uint()?, 1816);
+/// assert!(!born.contains_key(b"alan")?);
+/// # Ok::<(), Error>(())
+/// ```
 pub struct MapMut<'t>(HamtMut<'t>);
 
 impl<'t> MapMut<'t> {
@@ -390,6 +521,24 @@ impl<'t> MapMut<'t> {
 }
 
 /// A HashSet or CountedHashSet opened for writing inside a transaction.
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut tags = tx.root_map()?.into_entry("tags")?.counted_hash_set()?;
+///     assert!(tags.insert("rust")?); // new
+///     assert!(tags.insert("zig")?);
+///     assert!(!tags.insert("rust")?); // already there
+///     assert!(tags.remove("zig")?);
+///     assert!(tags.contains(b"rust")?);
+///     assert_eq!(tags.count()?, 1);
+///     Ok(())
+/// })?;
+/// let tags = db.moment(-1)?.as_map()?.get(b"tags")?.unwrap().as_set()?;
+/// assert_eq!(tags.count()?, 1);
+/// # Ok::<(), Error>(())
+/// ```
 pub struct SetMut<'t>(HamtMut<'t>);
 
 impl<'t> SetMut<'t> {

@@ -13,7 +13,36 @@ use crate::tree::access::Src;
 /// (a shared memory map for files, a shared buffer in memory), and the
 /// moment's root slot. Everything it reaches was committed before it was
 /// taken and is never modified again, so readers never see a partial
-/// transaction. It is `Send + Sync + Clone`.
+/// transaction. It is `Send + Sync + Clone`. Take one with
+/// [`Database::snapshot`](crate::Database::snapshot).
+///
+/// ```
+/// use xitdb::{Database, Error};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut list = tx.root_map()?.into_entry("items")?.array_list()?;
+///     for i in 0..100u64 {
+///         list.append(i)?;
+///     }
+///     Ok(())
+/// })?;
+/// let snap = db.snapshot(-1)?;
+/// let readers: Vec<_> = (0..2)
+///     .map(|_| {
+///         let snap = snap.clone(); // cheap: the bytes are shared
+///         std::thread::spawn(move || -> Result<u64, Error> {
+///             let items = snap.cursor().as_map()?.get(b"items")?.unwrap().as_list()?;
+///             items.iter().map(|item| item?.as_uint()).sum()
+///         })
+///     })
+///     .collect();
+/// // meanwhile the writer keeps committing
+/// db.transact(|tx| tx.root_map()?.put("items", "gone"))?;
+/// for reader in readers {
+///     assert_eq!(reader.join().unwrap()?, 4950);
+/// }
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Snapshot {
     bytes: SharedBytes,

@@ -7,6 +7,27 @@ use crate::format::FormatTag;
 /// Conversions exist from the Rust types you would expect (`u64`, `i64`,
 /// `f64`, `&str`, `&[u8]`, `&Vec<u8>`, `()` for none), so most calls read
 /// `map.put("name", "Ada")?` or `list.append(42u64)?`.
+///
+/// ```
+/// use xitdb::{Database, Error, Value};
+/// let mut db = Database::memory();
+/// db.transact(|tx| -> Result<(), Error> {
+///     let mut m = tx.root_map()?;
+///     m.put("uint", 42u64)?; // Value::Uint
+///     m.put("int", -1i64)?; // Value::Int
+///     m.put("float", 0.5)?; // Value::Float
+///     m.put("text", "hello")?; // Value::Bytes, no format tag
+///     m.put("none", ())?; // Value::Null
+///     m.put("json", Value::tagged(br#"{"a":1}"#, *b"js"))?;
+///     Ok(())
+/// })?;
+/// let m = db.moment(-1)?.as_map()?;
+/// assert!(m.get(b"none")?.unwrap().is_null());
+/// let json = m.get(b"json")?.unwrap();
+/// assert_eq!(json.format_tag()?, Some(*b"js"));
+/// assert_eq!(&*json.as_bytes()?, br#"{"a":1}"#);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value<'a> {
     /// An explicit none (distinct from a slot never written).
@@ -90,6 +111,20 @@ impl<'a> From<&'a String> for Value<'a> {
 }
 
 /// One step of a path into nested structures.
+///
+/// Paths are slices of steps, followed by [`Cursor::get_path`] for reading
+/// and [`CursorMut::at_path`] for writing. `&str` and `&[u8]` convert into
+/// keys and `i64` into indices.
+///
+/// ```
+/// use xitdb::PathStep;
+/// let path: [PathStep; 3] = ["users".into(), "ada".into(), (-1i64).into()];
+/// assert_eq!(path[0], PathStep::Key(b"users"));
+/// assert_eq!(path[2], PathStep::Index(-1));
+/// ```
+///
+/// [`Cursor::get_path`]: crate::Cursor::get_path
+/// [`CursorMut::at_path`]: crate::CursorMut::at_path
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathStep<'a> {
     /// A map key (hashed with the database's hasher).
@@ -122,10 +157,23 @@ impl From<i64> for PathStep<'_> {
 /// one back into a [`PathStep`] to follow it.
 ///
 /// ```
-/// use xitdb::{PathStep, PathStepBuf};
+/// use xitdb::{Database, PathStep, PathStepBuf};
 /// let owned = PathStepBuf::from(PathStep::Key(b"users"));
 /// assert_eq!(owned.as_step(), PathStep::Key(b"users"));
 /// assert_eq!(PathStepBuf::from(PathStep::Index(-1)), PathStepBuf::Index(-1));
+///
+/// // a diff's paths lead back to the values that changed
+/// let mut db = Database::memory();
+/// db.transact(|tx| tx.root_map()?.put("a", 1u64))?;
+/// db.transact(|tx| tx.root_map()?.put("a", 2u64))?;
+/// for change in db.diff(0, 1)? {
+///     let change = change?;
+///     assert_eq!(change.path, [PathStepBuf::Key(b"a".to_vec())]);
+///     let steps: Vec<PathStep> = change.path.iter().map(PathStepBuf::as_step).collect();
+///     let now = db.moment(1)?.get_path(&steps)?.unwrap();
+///     assert_eq!(now.as_uint()?, 2);
+/// }
+/// # Ok::<(), xitdb::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PathStepBuf {

@@ -3,6 +3,30 @@
 //! Everything here turns records of the xitdb format (version 0) into bytes
 //! and back. All integers are big-endian; there is no padding. FORMAT.md at
 //! the crate root describes the same layouts in prose.
+//!
+//! ```
+//! use xitdb::format::{HashKind, Header, Slot, Tag, HEADER_LEN};
+//! use xitdb::Database;
+//!
+//! let mut db = Database::memory();
+//! db.transact(|tx| tx.root_map()?.put("k", 1u64))?;
+//! let bytes = db.into_bytes();
+//!
+//! // the 12-byte header: magic, root tag, version, hash size, hash id
+//! let mut raw = [0u8; HEADER_LEN as usize];
+//! raw.copy_from_slice(&bytes[..HEADER_LEN as usize]);
+//! let header = Header::decode(raw)?;
+//! assert_eq!(header.tag, Tag::ArrayList); // a history of moments
+//! assert_eq!(header.hash_id, HashKind::Blake3.id());
+//! assert_eq!(header.encode(), raw);
+//!
+//! // a 9-byte slot: flag and tag, then the value big-endian
+//! let slot = Slot::new(Tag::HashMap, 180);
+//! assert_eq!(slot.encode(), [4, 0, 0, 0, 0, 0, 0, 0, 0xb4]);
+//! assert_eq!(Slot::decode(slot.encode(), 0)?, slot);
+//! assert!(Slot::decode([14, 0, 0, 0, 0, 0, 0, 0, 0], 0).is_err()); // no tag 14
+//! # Ok::<(), xitdb::Error>(())
+//! ```
 
 pub mod btree;
 mod hash;

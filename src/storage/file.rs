@@ -29,6 +29,28 @@ const PAD_MIN: u64 = 256 << 10;
 const PAD_MAX: u64 = 64 << 20;
 
 /// A database file.
+///
+/// The storage of [`Database::create`](crate::Database::create),
+/// [`Database::open`](crate::Database::open) and
+/// [`Database::open_read_only`](crate::Database::open_read_only). A
+/// writable handle holds the file's exclusive lock until it is dropped.
+///
+/// ```
+/// use xitdb::storage::{FileStorage, Storage};
+/// use xitdb::{Database, Error, Options};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.xdb");
+/// let storage = FileStorage::create(&path)?;
+/// assert!(storage.is_writable());
+/// let mut db = Database::open_storage(storage, Options::default())?;
+/// db.transact(|tx| tx.root_map()?.put("k", 1u64))?;
+/// // a second writer is refused while the first holds the lock
+/// assert!(matches!(FileStorage::open(&path), Err(Error::Locked)));
+/// // readers take no lock
+/// let reader = Database::open_storage(FileStorage::open_read_only(&path)?, Options::default())?;
+/// assert_eq!(reader.moment_count()?, 1);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug)]
 pub struct FileStorage {
     file: File,

@@ -15,6 +15,23 @@ use std::sync::Arc;
 /// buffer (copy-on-write), so snapshots of large in-memory databases that
 /// outlive many commits cost one copy per commit. Use a file for heavy
 /// concurrent reading.
+///
+/// The storage of [`Database::memory`](crate::Database::memory) and
+/// [`Database::from_bytes`](crate::Database::from_bytes).
+///
+/// ```
+/// use xitdb::storage::{MemoryStorage, Storage};
+/// use xitdb::{Database, Options};
+/// let mut db = Database::open_storage(MemoryStorage::new(), Options::default())?;
+/// db.transact(|tx| tx.root_map()?.put("k", 1u64))?;
+/// assert_eq!(db.storage().len(), db.storage().as_bytes().len() as u64);
+///
+/// // the bytes are a complete database: store them, send them, reopen them
+/// let bytes = db.into_storage().into_vec();
+/// let db = Database::open_storage(MemoryStorage::from_vec(bytes), Options::default())?;
+/// assert_eq!(db.moment_count()?, 1);
+/// # Ok::<(), xitdb::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStorage {
     data: Arc<Vec<u8>>,
@@ -103,6 +120,28 @@ impl Storage for MemoryStorage {
 }
 
 /// Borrowed bytes opened read-only, with no copy.
+///
+/// The storage of [`Database::from_slice`](crate::Database::from_slice):
+/// a database read in place from a buffer it does not own (a received
+/// message, a memory-mapped region, a static).
+///
+/// ```
+/// use xitdb::storage::{SliceStorage, Storage};
+/// use xitdb::{Database, Error, Options};
+/// let mut source = Database::memory();
+/// source.transact(|tx| tx.root_map()?.put("k", "longer than eight bytes"))?;
+/// let bytes = source.into_bytes();
+///
+/// let storage = SliceStorage::new(&bytes);
+/// assert!(!storage.is_writable());
+/// let db = Database::open_storage(storage, Options::default())?;
+/// let value = db.moment(-1)?.as_map()?.get(b"k")?.unwrap().as_bytes()?;
+/// assert_eq!(&*value, b"longer than eight bytes");
+/// // borrowed straight from `bytes` (values of up to 8 bytes live in
+/// // their slot and are copied out)
+/// assert!(matches!(value, std::borrow::Cow::Borrowed(_)));
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SliceStorage<'a> {
     data: &'a [u8],

@@ -4,7 +4,30 @@
 //!
 //! Backends: [`MemoryStorage`] (an owned, growable buffer), [`SliceStorage`]
 //! (borrowed bytes, read-only) and [`FileStorage`] (a file with buffered
-//! appends and memory-mapped reads).
+//! appends and memory-mapped reads). [`Database`](crate::Database) has
+//! constructors for each (`memory`, `from_slice`, `create`, ...), and
+//! [`Database::open_storage`](crate::Database::open_storage) opens any
+//! [`Storage`], including one of your own.
+//!
+//! All three hold the same bytes for the same database:
+//!
+//! ```
+//! use xitdb::storage::{FileStorage, MemoryStorage, SliceStorage};
+//! use xitdb::{Database, Options};
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.xdb");
+//! let mut db = Database::open_storage(FileStorage::create(&path)?, Options::default())?;
+//! db.transact(|tx| tx.root_map()?.put("k", "v"))?;
+//! drop(db);
+//!
+//! let bytes = std::fs::read(&path)?;
+//! let in_memory = Database::open_storage(MemoryStorage::from_vec(bytes.clone()), Options::default())?;
+//! let borrowed = Database::open_storage(SliceStorage::new(&bytes), Options::default())?;
+//! for cursor in [in_memory.moment(-1)?, borrowed.moment(-1)?] {
+//!     assert_eq!(cursor.as_map()?.get(b"k")?.unwrap().as_str()?, "v");
+//! }
+//! # Ok::<(), xitdb::Error>(())
+//! ```
 
 mod file;
 mod memory;
