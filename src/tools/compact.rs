@@ -631,6 +631,9 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
             Tag::CountedHashMap | Tag::CountedHashSet => Kind::CountedMap,
             Tag::ArrayList => Kind::List,
             Tag::LinkedArrayList => Kind::Linked,
+            Tag::SortedMap | Tag::SortedSet => {
+                return Err(Error::InvalidArgument("compaction of sorted collections"))
+            }
             Tag::Index | Tag::KvPair => {
                 return Err(Error::corrupt(at, "index or kv_pair slot used as a value"))
             }

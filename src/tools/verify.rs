@@ -806,6 +806,11 @@ impl<'a> Verifier<'a> {
             }
             Tag::ArrayList => self.list(from, slot.value, nest),
             Tag::LinkedArrayList => self.linked(from, slot.value, nest),
+            Tag::SortedMap | Tag::SortedSet => fail(
+                from,
+                ProblemKind::UnexpectedTag,
+                "sorted collections are not verified yet".into(),
+            ),
         }
     }
 
