@@ -147,6 +147,9 @@ pub use api::database::{Database, Durability, Options, Transaction};
 pub use api::list::{Items, LinkedListMut, LinkedListView, ListMut, ListView};
 pub use api::map::{Entries, EntryMut, EntryRef, MapMut, MapView, SetMut, SetView};
 pub use api::snapshot::Snapshot;
+pub use api::sorted::{
+    SortedEntries, SortedEntry, SortedMapMut, SortedMapView, SortedSetMut, SortedSetView,
+};
 pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
 pub use tools::{compact, diff, json, verify};

@@ -711,6 +711,9 @@ fn counted(kind: Tag) -> bool {
 fn render_db(c: &Cursor<'_>, out: &mut String) -> Result<(), String> {
     let e = |e: Error| format!("reading at {:?}: {e} ({e:?})", c.position());
     match c.value().map_err(e)? {
+        ValueRef::SortedMap(_) | ValueRef::SortedSet(_) => {
+            return Err("a sorted collection, which this model never writes".into())
+        }
         ValueRef::Null => out.push('n'),
         ValueRef::Uint(x) => {
             let _ = write!(out, "u{x}");

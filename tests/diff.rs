@@ -55,6 +55,21 @@ fn model(c: &Cursor<'_>) -> Result<M, Error> {
         ValueRef::LinkedList(l) => {
             M::Linked(l.iter().map(|i| model(&i?)).collect::<Result<_, _>>()?)
         }
+        ValueRef::SortedMap(m) => {
+            let mut out = BTreeMap::new();
+            for e in m.iter()? {
+                let e = e?;
+                out.insert(e.key()?.into_owned(), model(&e.value()?)?);
+            }
+            M::Map(Tag::SortedMap, out)
+        }
+        ValueRef::SortedSet(s) => {
+            let mut out = BTreeSet::new();
+            for e in s.iter()? {
+                out.insert(e?.key()?.into_owned());
+            }
+            M::Set(Tag::SortedSet, out)
+        }
     })
 }
 

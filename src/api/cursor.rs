@@ -3,6 +3,7 @@
 use crate::api::bytes_io::BytesReader;
 use crate::api::list::{LinkedListView, ListView};
 use crate::api::map::{MapView, SetView};
+use crate::api::sorted::{SortedMapView, SortedSetView};
 use crate::api::value::PathStep;
 use crate::error::{Error, Result};
 use crate::format::FormatTag;
@@ -125,6 +126,10 @@ pub enum ValueRef<'r> {
     List(ListView<'r>),
     /// A LinkedArrayList.
     LinkedList(LinkedListView<'r>),
+    /// A SortedMap.
+    SortedMap(SortedMapView<'r>),
+    /// A SortedSet.
+    SortedSet(SortedSetView<'r>),
 }
 
 impl<'r> Cursor<'r> {
@@ -240,6 +245,16 @@ impl<'r> Cursor<'r> {
         LinkedListView::new(self.src, self.slot)
     }
 
+    /// Views a SortedMap.
+    pub fn as_sorted_map(&self) -> Result<SortedMapView<'r>> {
+        SortedMapView::new(self.src, self.slot)
+    }
+
+    /// Views a SortedSet.
+    pub fn as_sorted_set(&self) -> Result<SortedSetView<'r>> {
+        SortedSetView::new(self.src, self.slot)
+    }
+
     /// Decodes the value, whatever its kind.
     pub fn value(&self) -> Result<ValueRef<'r>> {
         let s = self.slot;
@@ -256,6 +271,8 @@ impl<'r> Cursor<'r> {
             Tag::HashSet | Tag::CountedHashSet => ValueRef::Set(self.as_set()?),
             Tag::ArrayList => ValueRef::List(self.as_list()?),
             Tag::LinkedArrayList => ValueRef::LinkedList(self.as_linked_list()?),
+            Tag::SortedMap => ValueRef::SortedMap(self.as_sorted_map()?),
+            Tag::SortedSet => ValueRef::SortedSet(self.as_sorted_set()?),
             Tag::Index | Tag::KvPair => {
                 return Err(Error::corrupt(
                     self.pos.unwrap_or(0),
@@ -279,7 +296,10 @@ impl<'r> Cursor<'r> {
     /// ```
     pub fn get(&self, step: PathStep<'_>) -> Result<Option<Cursor<'r>>> {
         match step {
-            PathStep::Key(k) => self.as_map()?.get(k),
+            PathStep::Key(k) => match self.slot.tag {
+                Tag::SortedMap => self.as_sorted_map()?.get(k),
+                _ => self.as_map()?.get(k),
+            },
             PathStep::Hash(h) => self.as_map()?.get_by_hash(h),
             PathStep::Index(i) => match self.slot.tag {
                 Tag::LinkedArrayList => self.as_linked_list()?.get(i),

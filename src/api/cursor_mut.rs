@@ -4,6 +4,7 @@ use crate::api::bytes_io::BytesWriter;
 use crate::api::cursor::Cursor;
 use crate::api::list::{LinkedListMut, ListMut};
 use crate::api::map::{MapMut, SetMut};
+use crate::api::sorted::{SortedMapMut, SortedSetMut};
 use crate::api::value::{PathStep, Value};
 use crate::error::{Error, Result};
 use crate::format::Hasher;
@@ -178,6 +179,16 @@ impl<'t> CursorMut<'t> {
         LinkedListMut::open(self.core, self.pos)
     }
 
+    /// Opens (or creates) a SortedMap here.
+    pub fn sorted_map(self) -> Result<SortedMapMut<'t>> {
+        SortedMapMut::open(self.core, self.pos)
+    }
+
+    /// Opens (or creates) a SortedSet here.
+    pub fn sorted_set(self) -> Result<SortedSetMut<'t>> {
+        SortedSetMut::open(self.core, self.pos)
+    }
+
     /// Streams a byte value into this slot (`std::io::Write + Seek`);
     /// nothing refers to the bytes until [`BytesWriter::finish`] (see
     /// [`BytesWriter`] for an example).
@@ -217,6 +228,7 @@ impl<'t> CursorMut<'t> {
         for (step_no, step) in path.iter().enumerate() {
             let tag = cur.slot()?.tag;
             cur = match *step {
+                PathStep::Key(k) if tag == Tag::SortedMap => cur.sorted_map()?.into_entry(k)?,
                 PathStep::Key(k) => cur.map_for_path(tag)?.into_entry(k)?,
                 PathStep::Hash(h) => cur.map_for_path(tag)?.into_entry_by_hash(h)?,
                 PathStep::Index(i) => match tag {

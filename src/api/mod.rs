@@ -14,4 +14,5 @@ pub(crate) mod database;
 pub(crate) mod list;
 pub(crate) mod map;
 pub(crate) mod snapshot;
+pub(crate) mod sorted;
 pub(crate) mod value;

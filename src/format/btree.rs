@@ -108,6 +108,21 @@ impl BranchLayout {
     }
 }
 
+/// Offset in a node of slot `i` (a leaf's entry or a branch's child).
+pub fn slot_off(i: usize) -> u64 {
+    field_off(SLOTS_OFF, i, SLOT_LEN as usize) as u64
+}
+
+/// Offset in a sorted branch of separator `i`.
+pub fn separator_off(i: usize) -> u64 {
+    field_off(SEPARATORS_OFF, i, SLOT_LEN as usize) as u64
+}
+
+/// Offset in a branch of `layout` of subtree count `i`.
+pub fn count_off(layout: BranchLayout, i: usize) -> u64 {
+    field_off(layout.counts_off(), i, 8) as u64
+}
+
 /// Decodes a node's head read from `pos`: its kind and its number of used
 /// entries (at most 16).
 pub fn node_head(node: &[u8], pos: u64) -> Result<(NodeKind, usize)> {

@@ -42,6 +42,10 @@ pub enum Tag {
     CountedHashMap = 12,
     /// A HashSet with a stored member count.
     CountedHashSet = 13,
+    /// A SortedMap (B+tree in key order; current upstream).
+    SortedMap = 14,
+    /// A SortedSet (B+tree in key order; current upstream).
+    SortedSet = 15,
 }
 
 impl Tag {
@@ -62,6 +66,8 @@ impl Tag {
             11 => Tag::HashSet,
             12 => Tag::CountedHashMap,
             13 => Tag::CountedHashSet,
+            14 => Tag::SortedMap,
+            15 => Tag::SortedSet,
             _ => return None,
         })
     }
@@ -83,12 +89,14 @@ impl Tag {
             Tag::HashSet => "hash_set",
             Tag::CountedHashMap => "counted_hash_map",
             Tag::CountedHashSet => "counted_hash_set",
+            Tag::SortedMap => "sorted_map",
+            Tag::SortedSet => "sorted_set",
         }
     }
 
     /// Parses a tag name as produced by [`Tag::name`].
     pub fn from_name(name: &str) -> Option<Tag> {
-        (0..=13).filter_map(Tag::from_u8).find(|t| t.name() == name)
+        (0..=15).filter_map(Tag::from_u8).find(|t| t.name() == name)
     }
 
     /// True for the four HAMT kinds (maps and sets, counted or not).

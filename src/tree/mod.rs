@@ -13,6 +13,8 @@
 
 pub(crate) mod access;
 pub(crate) mod array_list;
+pub(crate) mod btree;
 pub(crate) mod bytes;
 pub(crate) mod hamt;
 pub(crate) mod linked_list;
+pub(crate) mod sorted;

@@ -374,6 +374,11 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
             Tag::CountedHashMap | Tag::CountedHashSet => RecordKind::CountedIndex,
             Tag::ArrayList => RecordKind::ListHeader,
             Tag::LinkedArrayList => RecordKind::LinkedHeader,
+            Tag::SortedMap | Tag::SortedSet => {
+                return Err(Error::InvalidArgument(
+                    "compaction of sorted collections is not supported yet",
+                ))
+            }
             Tag::Index | Tag::KvPair => {
                 return Err(Error::corrupt(at, "index or kv_pair slot used as a value"))
             }

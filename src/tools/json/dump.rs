@@ -4,6 +4,7 @@ use super::float::format_float;
 use crate::api::cursor::{Cursor, ValueRef};
 use crate::api::database::Database;
 use crate::api::map::Entries;
+use crate::api::sorted::SortedEntries;
 use crate::error::{Error, Result};
 use crate::format::Tag;
 use crate::storage::Storage;
@@ -108,7 +109,34 @@ fn write_value(out: &mut String, c: &Cursor<'_>, depth: usize) -> Result<()> {
             let count = counted(s.kind()).then(|| s.count()).transpose()?;
             write_entries(out, s.kind(), count, s.iter(), false, depth)?
         }
+        ValueRef::SortedMap(m) => write_sorted(out, "sorted_map", m.iter()?, true, depth)?,
+        ValueRef::SortedSet(s) => write_sorted(out, "sorted_set", s.iter()?, false, depth)?,
     }
+    Ok(())
+}
+
+/// A sorted map or set: its entries in key order, keys as plain bytes.
+fn write_sorted(
+    out: &mut String,
+    name: &str,
+    entries: SortedEntries<'_>,
+    with_values: bool,
+    depth: usize,
+) -> Result<()> {
+    let _ = write!(out, "{{\"{name}\":[");
+    for (i, e) in entries.enumerate() {
+        let e = e?;
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{{\"key\":{{\"bytes\":\"{}\"}}", hex(&e.key()?));
+        if with_values {
+            out.push_str(",\"value\":");
+            write_value(out, &e.value()?, depth + 1)?;
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
     Ok(())
 }
 

@@ -327,6 +327,13 @@ impl<'a> Verifier<'a> {
             }
             Tag::ArrayList => return self.list(from, slot.value, nest),
             Tag::LinkedArrayList => return self.linked(from, slot.value, nest),
+            Tag::SortedMap | Tag::SortedSet => {
+                return fail(
+                    from,
+                    ProblemKind::UnexpectedTag,
+                    "sorted collections are not verified yet".into(),
+                )
+            }
         }
         Ok(Visit::Done(Agg::default()))
     }

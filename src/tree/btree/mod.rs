@@ -1,0 +1,17 @@
+//! The B-tree machinery current upstream xitdb shares between SortedMap,
+//! SortedSet and the B-tree family of the LinkedArrayList: nodes read into
+//! memory, changed there (insert with 8 | 9 splits, removal, merging and
+//! redistributing neighbours) and written back under the copy-on-write
+//! rule, plus positioned paths for ranked, double-ended iteration.
+//!
+//! What an entry means (a key/value record, or a list item) is the
+//! business of the structure that uses the node; the node only moves
+//! slots, separators and subtree counts.
+
+pub(crate) mod node;
+pub(crate) mod path;
+
+/// Deepest tree accepted. A tree grows one level per root split, and a
+/// root split needs 17 children below it, so 40 levels would take more
+/// entries than any storage holds; deeper (or cyclic) trees are corrupt.
+pub(crate) const MAX_DEPTH: usize = 40;

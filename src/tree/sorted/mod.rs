@@ -1,0 +1,349 @@
+//! SortedMap and SortedSet (tags 14 and 15): B+trees of key/value records
+//! in unsigned bytewise key order, as current upstream xitdb writes them.
+//!
+//! The slot points at a 16-byte header (entry count, root node). Leaves
+//! hold `kv_pair` slots in key order; each record is an ordinary key/value
+//! record whose hash is written as zeros (keys are compared, never hashed).
+//! Branches hold their children, a lower-bound separator key per child
+//! (child 0's is unused) and each child's entry count, so that seeking by
+//! key, seeking by rank and the rank of a key all take O(log n).
+//!
+//! Reads never allocate: keys are compared in place, and iteration walks a
+//! [`Path`] at each end of a rank range.
+
+mod write;
+
+use crate::error::{Error, Result};
+use crate::format::btree::{
+    separator_off, slot_off, BTreeHeader, BranchLayout, NodeKind, BTREE_HEADER_LEN,
+};
+use crate::format::{Slot, Tag};
+use crate::tree::access::Src;
+use crate::tree::btree::path::{count, Path};
+use crate::tree::btree::MAX_DEPTH;
+use crate::tree::bytes;
+use crate::tree::hamt::Kv;
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+/// A sorted map or set located in storage: its kind and header position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sorted {
+    pub kind: Tag,
+    pub header: u64,
+}
+
+/// Which key a descent looks for in a leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seek {
+    /// The first entry whose key is ≥ the key.
+    Lower,
+    /// The first entry whose key is > the key.
+    Upper,
+}
+
+impl Sorted {
+    /// Interprets a slot of kind `sorted_map` or `sorted_set`.
+    pub fn from_slot(slot: Slot) -> Result<Sorted> {
+        match slot.tag {
+            Tag::SortedMap | Tag::SortedSet => Ok(Sorted {
+                kind: slot.tag,
+                header: slot.value,
+            }),
+            found => Err(Error::UnexpectedTag {
+                expected: "a sorted map or set",
+                found,
+            }),
+        }
+    }
+
+    /// The header: entry count and root node.
+    pub fn read_header(&self, src: &Src<'_>) -> Result<BTreeHeader> {
+        Ok(BTreeHeader::decode(
+            src.array::<{ BTREE_HEADER_LEN as usize }>(self.header)?,
+        ))
+    }
+
+    /// Number of entries.
+    pub fn len(&self, src: &Src<'_>) -> Result<u64> {
+        Ok(self.read_header(src)?.size)
+    }
+
+    /// The record stored under `key`.
+    pub fn find(&self, src: &Src<'_>, key: &[u8]) -> Result<Option<Kv>> {
+        let h = self.read_header(src)?;
+        if h.size == 0 {
+            return Ok(None);
+        }
+        let (leaf, i, _) = descend(src, h.root, key, Seek::Lower)?;
+        let (_, num) = node_head(src, leaf)?;
+        if i >= num {
+            return Ok(None);
+        }
+        let kv = entry(src, leaf, i)?;
+        Ok((compare_key(src, kv, key)? == Ordering::Equal).then_some(kv))
+    }
+
+    /// Number of keys strictly below `key`.
+    pub fn rank(&self, src: &Src<'_>, key: &[u8]) -> Result<u64> {
+        self.rank_by(src, key, Seek::Lower)
+    }
+
+    fn rank_by(&self, src: &Src<'_>, key: &[u8], seek: Seek) -> Result<u64> {
+        let h = self.read_header(src)?;
+        if h.size == 0 {
+            return Ok(0);
+        }
+        let (_, i, before) = descend(src, h.root, key, seek)?;
+        Ok(before.saturating_add(i as u64).min(h.size))
+    }
+
+    /// The record of rank `i` (0-based), if there is one.
+    pub fn select(&self, src: &Src<'_>, i: u64) -> Result<Option<Kv>> {
+        let h = self.read_header(src)?;
+        if i >= h.size {
+            return Ok(None);
+        }
+        let path = Path::seek(src, BranchLayout::Sorted, h.root, i)?;
+        kv_of(src, path.slot(src)?).map(Some)
+    }
+
+    /// The ranks `lo..hi` that the key bounds cover.
+    pub fn rank_range(
+        &self,
+        src: &Src<'_>,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> Result<(u64, u64)> {
+        let size = self.len(src)?;
+        let lo = match start {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => self.rank_by(src, k, Seek::Lower)?,
+            Bound::Excluded(k) => self.rank_by(src, k, Seek::Upper)?,
+        };
+        let hi = match end {
+            Bound::Unbounded => size,
+            Bound::Included(k) => self.rank_by(src, k, Seek::Upper)?,
+            Bound::Excluded(k) => self.rank_by(src, k, Seek::Lower)?,
+        };
+        Ok((lo, hi.max(lo)))
+    }
+
+    /// Iterates over the records of ranks `lo..hi`, from both ends.
+    pub fn iter<'r>(&self, src: Src<'r>, lo: u64, hi: u64) -> Result<SortedIter<'r>> {
+        let h = self.read_header(&src)?;
+        let hi = hi.min(h.size);
+        let lo = lo.min(hi);
+        let ends = if lo < hi {
+            Some((
+                Path::seek(&src, BranchLayout::Sorted, h.root, lo)?,
+                Path::seek(&src, BranchLayout::Sorted, h.root, hi - 1)?,
+            ))
+        } else {
+            None
+        };
+        Ok(SortedIter {
+            src,
+            ends,
+            remaining: hi - lo,
+        })
+    }
+}
+
+/// Double-ended iteration over a rank range of a sorted map or set.
+pub(crate) struct SortedIter<'r> {
+    src: Src<'r>,
+    /// Paths at the next entry from the front and from the back.
+    ends: Option<(Path, Path)>,
+    remaining: u64,
+}
+
+impl SortedIter<'_> {
+    /// Entries not yet yielded.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    fn next_from(&mut self, front: bool) -> Option<Result<Kv>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (f, b) = self.ends.as_mut()?;
+        let path = if front { f } else { b };
+        let out = path.slot(&self.src).and_then(|s| kv_of(&self.src, s));
+        self.remaining -= 1;
+        let moved = if self.remaining > 0 {
+            path.step(&self.src, front)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = moved {
+            self.remaining = 0;
+            if out.is_ok() {
+                return Some(Err(e));
+            }
+        }
+        if out.is_err() {
+            self.remaining = 0;
+        }
+        Some(out)
+    }
+}
+
+impl Iterator for SortedIter<'_> {
+    type Item = Result<Kv>;
+
+    fn next(&mut self) -> Option<Result<Kv>> {
+        self.next_from(true)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for SortedIter<'_> {
+    fn next_back(&mut self) -> Option<Result<Kv>> {
+        self.next_from(false)
+    }
+}
+
+/// A node's kind and used entries.
+fn node_head(src: &Src<'_>, pos: u64) -> Result<(NodeKind, usize)> {
+    crate::format::btree::node_head(&src.array::<2>(pos)?, pos)
+}
+
+/// The record a leaf slot points at.
+fn kv_of(src: &Src<'_>, slot: Slot) -> Result<Kv> {
+    if slot.tag != Tag::KvPair {
+        return Err(Error::UnexpectedTag {
+            expected: "kv_pair",
+            found: slot.tag,
+        });
+    }
+    Ok(Kv {
+        pos: slot.value,
+        hash_len: src.hasher.size() as u64,
+    })
+}
+
+/// The record of entry `i` of the leaf at `leaf`.
+fn entry(src: &Src<'_>, leaf: u64, i: usize) -> Result<Kv> {
+    kv_of(src, src.slot(leaf + slot_off(i))?)
+}
+
+/// Compares a stored key slot with `key`, in place.
+pub(crate) fn compare_slot(src: &Src<'_>, slot: Slot, key: &[u8]) -> Result<Ordering> {
+    match slot.tag {
+        Tag::ShortBytes => {
+            let (v, len, _) = bytes::short_parts(slot);
+            Ok(v.get(..len).unwrap_or(&[]).cmp(key))
+        }
+        Tag::Bytes => {
+            let (start, len) = bytes::long_extent(src, slot)?;
+            Ok((*src.bytes(start, len)?).cmp(key))
+        }
+        found => Err(Error::UnexpectedTag {
+            expected: "a key (bytes)",
+            found,
+        }),
+    }
+}
+
+/// Compares the key of a record with `key`.
+fn compare_key(src: &Src<'_>, kv: Kv, key: &[u8]) -> Result<Ordering> {
+    compare_slot(src, src.slot(kv.key_pos())?, key)
+}
+
+/// The child a branch descends into for `key`: the largest `i` in
+/// `1..num` whose separator is ≤ the key, else 0 (binary search).
+fn branch_child(src: &Src<'_>, node: u64, num: usize, key: &[u8]) -> Result<usize> {
+    let (mut lo, mut hi) = (1, num);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let sep = src.slot(node + separator_off(mid))?;
+        if compare_slot(src, sep, key)? == Ordering::Greater {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo - 1)
+}
+
+/// Where `key` lies in a leaf: the first entry ≥ it (or > it, for
+/// [`Seek::Upper`]).
+fn leaf_index(src: &Src<'_>, leaf: u64, num: usize, key: &[u8], seek: Seek) -> Result<usize> {
+    let (mut lo, mut hi) = (0, num);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let ord = compare_key(src, entry(src, leaf, mid)?, key)?;
+        let before = match seek {
+            Seek::Lower => ord == Ordering::Less,
+            Seek::Upper => ord != Ordering::Greater,
+        };
+        if before {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Descends from `root` to the leaf where `key` lies. Returns the leaf,
+/// the index in it, and the number of entries in the subtrees passed on
+/// the left.
+fn descend(src: &Src<'_>, root: u64, key: &[u8], seek: Seek) -> Result<(u64, usize, u64)> {
+    let mut node = root;
+    let mut before = 0u64;
+    for _ in 0..MAX_DEPTH {
+        let (kind, num) = node_head(src, node)?;
+        match kind {
+            NodeKind::Leaf => return Ok((node, leaf_index(src, node, num, key, seek)?, before)),
+            NodeKind::Branch => {
+                if num == 0 {
+                    return Err(Error::corrupt(node, "B-tree branch without children"));
+                }
+                let i = branch_child(src, node, num, key)?;
+                for j in 0..i {
+                    before = before.saturating_add(count(src, BranchLayout::Sorted, node, j)?);
+                }
+                let child = src.slot(node + slot_off(i))?;
+                if child.tag != Tag::Index {
+                    return Err(Error::corrupt(
+                        node,
+                        "B-tree branch child is not an index slot",
+                    ));
+                }
+                node = child.value;
+            }
+        }
+    }
+    Err(Error::TooDeep { pos: node })
+}
+
+/// The smallest key past `prefix` that does not start with it, or `None`
+/// when every key after `prefix` starts with it (all bytes 0xFF).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let keep = prefix.iter().rposition(|&b| b != 0xFF)?;
+    let mut end = prefix.get(..=keep)?.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_ends() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}
