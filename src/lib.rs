@@ -71,4 +71,4 @@ pub use api::map::{Entries, EntryMut, EntryRef, MapMut, MapView, SetMut, SetView
 pub use api::snapshot::Snapshot;
 pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
-pub use tools::{compact, diff, json, verify};
+pub use tools::{compact, diff, json, stats, verify};
