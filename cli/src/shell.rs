@@ -175,7 +175,11 @@ impl Shell {
         self.staged.clear();
         self.writer = None;
         if self.created && self.reader.is_none() {
-            let empty = std::fs::metadata(&self.file).is_ok_and(|m| m.len() <= 12);
+            // a database with no moments, or a file left without even a header
+            let empty = match xitdb::Database::open_read_only(&self.file) {
+                Ok(db) => db.is_empty(),
+                Err(_) => std::fs::metadata(&self.file).is_ok_and(|m| m.len() == 0),
+            };
             if empty {
                 let _ = std::fs::remove_file(&self.file);
             }
@@ -308,9 +312,8 @@ impl Shell {
                 )?;
             }
             "log" => {
-                let db = self.committed()?;
-                let (lines, before) = commands::moment_lines(db)?;
-                commands::write_log(&lines, before, db, out)?;
+                let log = commands::read_log(self.committed()?)?;
+                commands::write_log(&log, out)?;
             }
             "diff" => {
                 let json = args.iter().any(|a| a == "--json");
