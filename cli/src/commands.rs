@@ -327,7 +327,7 @@ pub fn write_diff(db: &Db, a: i64, b: i64, json: bool, out: &mut dyn Write) -> R
     open::need_history(db, "diff")?;
     for change in db.diff(a, b)? {
         let ch = change?;
-        let steps = path::from_elems(&ch.path);
+        let steps: Vec<Step> = ch.path.into_iter().map(Step::At).collect();
         let at = path::display(&steps);
         if json {
             let kind = match ch.kind {

@@ -531,7 +531,7 @@ fn entry_name(e: &xitdb::EntryRef<'_>, hasher: &Hasher) -> Result<(String, Optio
     let key = e.key()?;
     if let ValueRef::Bytes { data, .. } = key.value()? {
         if hasher.hash(&data).is_ok_and(|h| *h == *hash) {
-            return Ok((path::step_text(&Step::Key(data.into_owned()), true), None));
+            return Ok((path::step_text(&Step::key(data.into_owned()), true), None));
         }
     }
     let note = if key.is_null() {
@@ -539,7 +539,7 @@ fn entry_name(e: &xitdb::EntryRef<'_>, hasher: &Hasher) -> Result<(String, Optio
     } else {
         Some(format!("(key {})", value::short(&key)?))
     };
-    Ok((path::step_text(&Step::Hash(hash.into_owned()), true), note))
+    Ok((path::step_text(&Step::hash(hash.into_owned()), true), note))
 }
 
 /// `ls`: one line per entry, member or item; a scalar prints itself.
