@@ -2,17 +2,18 @@
 //! [--no-build] [--timeout SECS]`: every standard workload on xitdb and on
 //! every peer, side by side, as a markdown table of medians.
 //!
-//! It builds xitdb's runner (`cargo build --release --example workloads`) and
-//! the `peers` binary first (unless `--no-build`), then, `--runs` times, on a
-//! fresh scratch directory per run (the children's `TMPDIR`), runs each
-//! workload of each system in a process of its own, in spec order: xitdb as
-//! `target/release/examples/workloads ID` (which runs every backend of that
-//! id in one process), a peer as `target/release/peers SYSTEM ID[:BACKEND]`
-//! (one backend per process). It records each process's JSON lines (seconds,
-//! bytes, n) and its peak RSS, prints the tables on stdout, writes every raw
-//! JSON line of every run to `--out` (with `run`, `peak_rss_kib` and
-//! `process` appended; a failed process gets a `failed` line), and exits
-//! non-zero if any workload process failed (its cells read FAILED).
+//! It builds xitdb's runner (`cargo build --release -p xitdb-peers --bin
+//! workloads`) and the `peers` binary first (unless `--no-build`), then,
+//! `--runs` times, on a fresh scratch directory per run (the children's
+//! `TMPDIR`), runs each workload of each system in a process of its own, in
+//! spec order: xitdb as `target/release/workloads ID` (which runs every
+//! backend of that id in one process), a peer as `target/release/peers
+//! SYSTEM ID[:BACKEND]` (one backend per process). It records each
+//! process's JSON lines (seconds, bytes, n) and its peak RSS, prints the
+//! tables on stdout, writes every raw JSON line of every run to `--out`
+//! (with `run`, `peak_rss_kib` and `process` appended; a failed process gets
+//! a `failed` line), and exits non-zero if any workload process failed (its
+//! cells read FAILED).
 //!
 //! The reference medians are hard-coded from `shared/bench/reference-
 //! baseline.md`; W3's comparison is its "fsync removed" diagnostic row, the
@@ -671,15 +672,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let xitdb_bin = bin_dir.join("examples").join("workloads");
+    let xitdb_bin = bin_dir.join("workloads");
     let peers_bin = bin_dir.join("peers");
     let (mut xitdb_ok, mut peers_ok) = (true, true);
     if args.build {
-        xitdb_ok = build(&root, &["build", "--release", "--example", "workloads"]);
-        peers_ok = build(
-            &root,
-            &["build", "--release", "-p", "xitdb-peers", "--bin", "peers"],
-        );
+        // both runners are binaries of this crate
+        let bin = |name| ["build", "--release", "-p", "xitdb-peers", "--bin", name];
+        xitdb_ok = build(&root, &bin("workloads"));
+        peers_ok = build(&root, &bin("peers"));
     }
     let jobs = jobs(&args);
     let mut results: Results = BTreeMap::new();
