@@ -152,4 +152,4 @@ pub use api::sorted::{
 };
 pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
-pub use tools::{compact, diff, json, verify};
+pub use tools::{compact, diff, json, stats, verify};

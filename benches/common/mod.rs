@@ -1,7 +1,7 @@
 //! Setup shared by the bench files (`mod common;` in each of them).
 //!
 //! The fixtures follow the standard workloads (../shared/bench/WORKLOADS.md,
-//! `examples/workloads.rs`): keys are `key(i)`, the 8-byte big-endian `i`;
+//! `peers/src/bin/workloads.rs`): keys are `key(i)`, the 8-byte big-endian `i`;
 //! hashes are SHA-1 of `key(i)`; values are `uint i`; random choices come
 //! from the same xorshift64* generator. So a figure here can be read next to
 //! the workload of the same shape (W1 map, W3 history, W4 list, W8 linked list).

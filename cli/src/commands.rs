@@ -10,7 +10,8 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use xitdb::diff::ChangeKind;
-use xitdb::format::{Slot, Tag};
+use xitdb::format::Tag;
+use xitdb::stats::HistoryStats;
 use xitdb::Database;
 
 /// `info FILE`.
@@ -18,7 +19,7 @@ pub fn info(file: &Path, out: &mut dyn Write) -> Result<()> {
     let db = open::open_read(file)?;
     let h = db.header();
     let len = db.len();
-    let committed = open::committed_len(&db)?;
+    let committed = db.committed_len()?;
     writeln!(out, "file       {}", file.display())?;
     writeln!(out, "size       {len} bytes")?;
     if committed != len {
@@ -59,20 +60,6 @@ pub fn info(file: &Path, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// One line of `log`.
-pub struct MomentLine {
-    /// The moment's index.
-    pub index: u64,
-    /// Bytes attributed to it (see [`LOG_HELP`]).
-    pub bytes: u64,
-    /// The root's kind.
-    pub root: Tag,
-    /// Entries, members or items of the root, when it is a structure.
-    pub size: Option<u64>,
-    /// For a moment that reuses an older root block: the first moment with that root.
-    pub same_as: Option<u64>,
-}
-
 /// How `log` counts bytes, for its help.
 pub const LOG_HELP: &str = "\
 BYTES is how much the moment's transaction appended to the file, found
@@ -90,230 +77,91 @@ up to the committed size. A moment that reuses an older root (an undo, or
 a transaction that changed nothing) or whose root is not a block (null or
 a scalar) shows 0, its few bytes counted with the moment before it.";
 
-/// Whether a moment's root block comes before or after the rest of its data.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Layout {
-    /// Written by a transaction: the root is copied first.
-    RootFirst,
-    /// Written by compaction: children first, the root last.
-    RootLast,
+/// What `log` shows: each moment's statistics (from the library) and the
+/// size of its root (entries, members or items, for a structure).
+pub struct Log {
+    /// The moments' roots and bytes, and the bytes outside every moment.
+    pub stats: HistoryStats,
+    /// The size of each moment's root, in the order of `stats.moments`.
+    pub sizes: Vec<Option<u64>>,
 }
 
-/// Length of the record a root slot points at (the end of the root block).
-fn root_len(tag: Tag) -> u64 {
-    match tag {
-        t if t.is_hamt() => xitdb::format::BLOCK_LEN,
-        Tag::ArrayList => xitdb::format::LIST_HEADER_LEN,
-        Tag::LinkedArrayList => xitdb::format::LINKED_HEADER_LEN,
-        _ => 0,
-    }
-}
-
-/// Positions of some values a moment holds directly (all of moment 0's
-/// data is new, so they tell where its data lies).
-fn child_positions(c: &xitdb::Cursor<'_>) -> Vec<u64> {
-    const SAMPLE: usize = 16;
-    let mut out = Vec::new();
-    match c.value() {
-        Ok(xitdb::ValueRef::Map(m)) => {
-            for e in m.iter().take(SAMPLE).flatten() {
-                out.extend(e.value().ok().and_then(|v| v.position()));
-            }
-        }
-        Ok(xitdb::ValueRef::Set(s)) => {
-            for e in s.iter().take(SAMPLE).flatten() {
-                out.extend(e.key().ok().and_then(|v| v.position()));
-            }
-        }
-        Ok(xitdb::ValueRef::List(l)) => {
-            out.extend(l.iter().take(SAMPLE).flatten().filter_map(|v| v.position()))
-        }
-        Ok(xitdb::ValueRef::LinkedList(l)) => {
-            out.extend(l.iter().take(SAMPLE).flatten().filter_map(|v| v.position()))
-        }
-        _ => {}
-    }
-    out
-}
-
-/// Where the values changed since moment `i - 1` lie (a sample).
-fn changed_positions(db: &Db, i: u64) -> Vec<u64> {
-    const SAMPLE: usize = 64;
-    let (Ok(a), Ok(b)) = (i64::try_from(i - 1), i64::try_from(i)) else {
-        return vec![];
-    };
-    let Ok(changes) = db.diff(a, b) else {
-        return vec![];
-    };
-    changes
-        .take(SAMPLE)
-        .map_while(|c| c.ok())
-        .filter_map(|c| c.new.and_then(|n| n.position()))
-        .collect()
-}
-
-/// The moments of a history, with the bytes each added (see [`LOG_HELP`]);
-/// also the bytes outside every moment (headers, trailing history blocks).
-pub fn moment_lines(db: &Db) -> Result<(Vec<MomentLine>, u64)> {
+/// Reads what `log` shows (see [`LOG_HELP`]).
+pub fn read_log(db: &Db) -> Result<Log> {
     open::need_history(db, "log")?;
-    let n = db.moment_count()?;
-    let end = open::committed_len(db)?;
-    let data_start =
-        xitdb::format::DATABASE_START + xitdb::format::TOP_HEADER_LEN + xitdb::format::BLOCK_LEN;
-    let mut lines = Vec::new();
-    // for each moment with a root block of its own: (root, its end, layout
-    // when the positions of its values tell)
-    let mut blocks: Vec<Option<(u64, u64, Option<Layout>)>> = Vec::new();
-    let mut max_root = 0u64;
-    let mut first_with: HashMap<u64, u64> = HashMap::new();
-    let mut sizes: HashMap<Slot, Option<u64>> = HashMap::new();
-    for i in 0..n {
-        let c = db.moment(i64::try_from(i).map_err(|_| CliError::new("history too long"))?)?;
-        let slot = c.slot();
-        let ptr = slot.tag.is_pointer().then_some(slot.value);
-        let fresh = ptr.filter(|&p| p > max_root);
-        let block = fresh.map(|r| {
-            // moment 0's values are all new; later, the changed ones are
-            let positions = if i == 0 {
-                child_positions(&c)
-            } else {
-                changed_positions(db, i)
-            };
-            let after = positions.iter().any(|&p| p > r);
-            let before = positions.iter().any(|&p| p > max_root && p < r);
-            let layout = match (after, before) {
-                (true, _) => Some(Layout::RootFirst),
-                (false, true) => Some(Layout::RootLast),
-                (false, false) => None,
-            };
-            (r, r + root_len(slot.tag), layout)
-        });
-        if let Some(p) = fresh {
-            max_root = p;
-        }
-        let same_as = match (ptr, fresh) {
-            (Some(p), None) => first_with.get(&p).copied(),
-            _ => None,
-        };
-        if let Some(p) = ptr {
-            first_with.entry(p).or_insert(i);
-        }
-        let size = match sizes.get(&slot) {
+    let stats = db.history_stats()?;
+    // moments that share a root share its size
+    let mut known: HashMap<u64, Option<u64>> = HashMap::new();
+    let mut sizes = Vec::with_capacity(stats.moments.len());
+    for m in &stats.moments {
+        let size = match m.root_pos.and_then(|p| known.get(&p)) {
             Some(s) => *s,
             None => {
-                let s = value::size(&c)?;
-                sizes.insert(slot, s);
+                let index =
+                    i64::try_from(m.index).map_err(|_| CliError::new("history too long"))?;
+                let s = value::size(&db.moment(index)?)?;
+                if let Some(p) = m.root_pos {
+                    known.insert(p, s);
+                }
                 s
             }
         };
-        blocks.push(block);
-        lines.push(MomentLine {
-            index: i,
-            bytes: 0,
-            root: slot.tag,
-            size,
-            same_as,
-        });
+        sizes.push(size);
     }
-    // A moment whose values did not tell (say, it only removed entries)
-    // is laid out like the moment before it (compaction writes a run of
-    // moments from moment 0, transactions append after them), or like the
-    // next one that tells.
-    let mut known: Option<Layout> = blocks.iter().flatten().find_map(|b| b.2);
-    let blocks: Vec<Option<(u64, u64, Layout)>> = blocks
-        .into_iter()
-        .map(|b| {
-            b.map(|(r, e, l)| {
-                if l.is_some() {
-                    known = l;
-                }
-                (r, e, l.or(known).unwrap_or(Layout::RootFirst))
-            })
-        })
-        .collect();
-    // Boundaries between consecutive moments with blocks of their own.
-    let owners: Vec<(usize, (u64, u64, Layout))> = blocks
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| b.map(|b| (i, b)))
-        .collect();
-    let mut outside = end;
-    if let (Some(first), Some(last)) = (owners.first(), owners.last()) {
-        let start = match first.1 .2 {
-            Layout::RootFirst => first.1 .0,
-            Layout::RootLast => data_start.min(first.1 .0),
-        };
-        let stop = match last.1 .2 {
-            Layout::RootFirst => end,
-            Layout::RootLast => last.1 .1.min(end),
-        };
-        let mut from = start;
-        for (k, (i, (_, end_of_root, layout))) in owners.iter().enumerate() {
-            // a moment written root-last ends with its root block; any other
-            // ends where the next moment's root block starts
-            let to = match owners.get(k + 1) {
-                None => stop,
-                Some((_, (_, _, Layout::RootLast))) if *layout == Layout::RootLast => *end_of_root,
-                Some((_, (next_root, _, _))) => *next_root,
-            };
-            let to = to.clamp(from, end.max(from));
-            lines[*i].bytes = to - from;
-            from = to;
-        }
-        outside = end.saturating_sub(stop.saturating_sub(start));
-    }
-    Ok((lines, outside))
+    Ok(Log { stats, sizes })
 }
 
 /// `log FILE`.
 pub fn log(file: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let db = open::open_read(file)?;
-    let (lines, before) = moment_lines(&db)?;
+    let log = read_log(&db)?;
     if json {
-        for l in &lines {
+        for (m, size) in log.stats.moments.iter().zip(&log.sizes) {
             writeln!(
                 out,
                 "{{\"moment\":{},\"bytes\":{},\"root\":\"{}\",\"size\":{},\"same_root_as\":{}}}",
-                l.index,
-                l.bytes,
-                l.root.name(),
-                l.size.map_or("null".into(), |n| n.to_string()),
-                l.same_as.map_or("null".into(), |n| n.to_string()),
+                m.index,
+                m.bytes,
+                m.root_tag.name(),
+                size.map_or("null".into(), |n| n.to_string()),
+                m.same_root_as.map_or("null".into(), |n| n.to_string()),
             )?;
         }
         return Ok(());
     }
-    write_log(&lines, before, &db, out)
+    write_log(&log, out)
 }
 
 /// The human form of `log`, also used by the shell.
-pub fn write_log(lines: &[MomentLine], before: u64, db: &Db, out: &mut dyn Write) -> Result<()> {
-    let width = lines
+pub fn write_log(log: &Log, out: &mut dyn Write) -> Result<()> {
+    let moments = &log.stats.moments;
+    let width = moments
         .iter()
-        .map(|l| l.bytes)
+        .map(|m| m.bytes)
         .max()
         .unwrap_or(0)
         .to_string()
         .len()
         .max(5);
-    let iw = lines.len().saturating_sub(1).to_string().len().max(6);
+    let iw = moments.len().saturating_sub(1).to_string().len().max(6);
     writeln!(out, "{:>iw$}  {:>width$}  root", "moment", "bytes")?;
-    for l in lines {
-        let mut root = kind_name(l.root).to_string();
-        if let Some(n) = l.size {
-            root = format!("{root}, {}", value::size_text(l.root, n));
+    for (m, size) in moments.iter().zip(&log.sizes) {
+        let mut root = kind_name(m.root_tag).to_string();
+        if let Some(n) = size {
+            root = format!("{root}, {}", value::size_text(m.root_tag, *n));
         }
-        if let Some(k) = l.same_as {
+        if let Some(k) = m.same_root_as {
             root = format!("{root} (the root of moment {k})");
         }
-        writeln!(out, "{:>iw$}  {:>width$}  {root}", l.index, l.bytes)?;
+        writeln!(out, "{:>iw$}  {:>width$}  {root}", m.index, m.bytes)?;
     }
-    let total: u64 = lines.iter().map(|l| l.bytes).sum();
+    let total: u64 = moments.iter().map(|m| m.bytes).sum();
     writeln!(
         out,
-        "{} moments: {total} bytes, plus {before} bytes of headers; {} bytes committed",
-        lines.len(),
-        open::committed_len(db)?
+        "{} moments: {total} bytes, plus {} bytes of headers; {} bytes committed",
+        moments.len(),
+        log.stats.other_bytes,
+        log.stats.committed_len
     )?;
     Ok(())
 }
@@ -479,7 +327,7 @@ pub fn write_diff(db: &Db, a: i64, b: i64, json: bool, out: &mut dyn Write) -> R
     open::need_history(db, "diff")?;
     for change in db.diff(a, b)? {
         let ch = change?;
-        let steps = path::from_elems(&ch.path);
+        let steps: Vec<Step> = ch.path.into_iter().map(Step::At).collect();
         let at = path::display(&steps);
         if json {
             let kind = match ch.kind {

@@ -5,7 +5,7 @@ use crate::path::{display, Step};
 use crate::value;
 use serde_json::Value as Json;
 use xitdb::format::Tag;
-use xitdb::{Cursor, CursorMut, Error, Transaction};
+use xitdb::{Cursor, CursorMut, Error, PathStepBuf, Transaction};
 
 /// A change to make: what `put` and `remove` do, and what the shell stages.
 #[derive(Debug, Clone)]
@@ -17,6 +17,9 @@ pub enum Op {
     Remove(Vec<Step>),
 }
 
+/// Why `[]` is refused anywhere but on the way to a put.
+const APPEND_ONLY: &str = "[] (append) can only be used to put a new item";
+
 fn not_found(steps: &[Step]) -> CliError {
     CliError::new(format!("not found: {}", display(steps)))
 }
@@ -24,6 +27,9 @@ fn not_found(steps: &[Step]) -> CliError {
 /// One step down from a read cursor: `Ok(None)` when the key or index is
 /// not there. A set member reads as its (null) value.
 pub fn step<'r>(c: &Cursor<'r>, s: &Step, at: &[Step]) -> Result<Option<Cursor<'r>>> {
+    let Step::At(s) = s else {
+        return Err(CliError::new(APPEND_ONLY));
+    };
     let tag = c.tag();
     let wrong = |want: &str| {
         CliError::new(format!(
@@ -33,14 +39,14 @@ pub fn step<'r>(c: &Cursor<'r>, s: &Step, at: &[Step]) -> Result<Option<Cursor<'
         ))
     };
     Ok(match s {
-        Step::Key(k) => match tag {
+        PathStepBuf::Key(k) => match tag {
             Tag::HashMap | Tag::CountedHashMap => c.as_map()?.get(k)?,
             Tag::HashSet | Tag::CountedHashSet => {
                 c.as_set()?.entry(k)?.map(|e| e.value()).transpose()?
             }
             _ => return Err(wrong("map or set")),
         },
-        Step::Hash(h) => match tag {
+        PathStepBuf::Hash(h) => match tag {
             Tag::HashMap | Tag::CountedHashMap => c.as_map()?.get_by_hash(h)?,
             Tag::HashSet | Tag::CountedHashSet => c
                 .as_set()?
@@ -49,16 +55,11 @@ pub fn step<'r>(c: &Cursor<'r>, s: &Step, at: &[Step]) -> Result<Option<Cursor<'
                 .transpose()?,
             _ => return Err(wrong("map or set")),
         },
-        Step::Index(i) => match tag {
+        PathStepBuf::Index(i) => match tag {
             Tag::ArrayList => c.as_list()?.get(*i)?,
             Tag::LinkedArrayList => c.as_linked_list()?.get(*i)?,
             _ => return Err(wrong("list")),
         },
-        Step::Append => {
-            return Err(CliError::new(
-                "[] (append) can only be used to put a new item",
-            ))
-        }
     })
 }
 
@@ -79,7 +80,7 @@ pub fn lookup<'r>(root: Option<Cursor<'r>>, steps: &[Step]) -> Result<Cursor<'r>
 }
 
 fn missing(parent: &Cursor<'_>, s: &Step, at: &[Step]) -> CliError {
-    if let Step::Index(i) = s {
+    if let Step::At(PathStepBuf::Index(i)) = s {
         let len = match parent.tag() {
             Tag::ArrayList => parent.as_list().map(|l| l.len()).ok(),
             Tag::LinkedArrayList => parent.as_linked_list().map(|l| l.len()).ok(),
@@ -129,9 +130,9 @@ fn walk<'t>(mut cur: CursorMut<'t>, steps: &[Step], create: bool) -> Result<Curs
             return Err(not_found(&steps[..=i]));
         }
         cur = match s {
-            Step::Key(k) => open_map(cur, tag, at)?.into_entry(k)?,
-            Step::Hash(h) => open_map(cur, tag, at)?.into_entry_by_hash(h)?,
-            Step::Index(n) => index_cursor(cur, tag, *n, &steps[..=i])?,
+            Step::At(PathStepBuf::Key(k)) => open_map(cur, tag, at)?.into_entry(k)?,
+            Step::At(PathStepBuf::Hash(h)) => open_map(cur, tag, at)?.into_entry_by_hash(h)?,
+            Step::At(PathStepBuf::Index(n)) => index_cursor(cur, tag, *n, &steps[..=i])?,
             Step::Append => append_cursor(cur, tag, at)?,
         };
     }
@@ -215,10 +216,10 @@ fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result
             cur.counted_hash_set()?
         };
         match last {
-            Step::Key(k) => {
+            Step::At(PathStepBuf::Key(k)) => {
                 set.insert(k)?;
             }
-            Step::Hash(h) => {
+            Step::At(PathStepBuf::Hash(h)) => {
                 set.entry_by_hash(h)?;
             }
             _ => return Err(not_a(parent, tag, "list")),
@@ -226,9 +227,9 @@ fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result
         return Ok(());
     }
     let target = match last {
-        Step::Key(k) => open_map(cur, tag, parent)?.into_entry(k)?,
-        Step::Hash(h) => open_map(cur, tag, parent)?.into_entry_by_hash(h)?,
-        Step::Index(n) => index_cursor(cur, tag, *n, steps)?,
+        Step::At(PathStepBuf::Key(k)) => open_map(cur, tag, parent)?.into_entry(k)?,
+        Step::At(PathStepBuf::Hash(h)) => open_map(cur, tag, parent)?.into_entry_by_hash(h)?,
+        Step::At(PathStepBuf::Index(n)) => index_cursor(cur, tag, *n, steps)?,
         Step::Append => append_cursor(cur, tag, parent)?,
     };
     value::write(target, v)
@@ -238,55 +239,59 @@ fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result
 fn remove_last(cur: CursorMut<'_>, last: &Step, steps: &[Step]) -> Result<()> {
     let parent = &steps[..steps.len() - 1];
     let tag = cur.slot()?.tag;
+    let Step::At(last) = last else {
+        return Err(CliError::new(APPEND_ONLY));
+    };
     let removed = match (tag, last) {
-        (Tag::HashMap | Tag::CountedHashMap, Step::Key(k)) => {
+        (Tag::HashMap | Tag::CountedHashMap, PathStepBuf::Key(k)) => {
             open_map(cur, tag, parent)?.remove(k)?
         }
-        (Tag::HashMap | Tag::CountedHashMap, Step::Hash(h)) => {
+        (Tag::HashMap | Tag::CountedHashMap, PathStepBuf::Hash(h)) => {
             open_map(cur, tag, parent)?.remove_by_hash(h)?
         }
-        (Tag::HashSet, Step::Key(k)) => cur.hash_set()?.remove(k)?,
-        (Tag::HashSet, Step::Hash(h)) => cur.hash_set()?.remove_by_hash(h)?,
-        (Tag::CountedHashSet, Step::Key(k)) => cur.counted_hash_set()?.remove(k)?,
-        (Tag::CountedHashSet, Step::Hash(h)) => cur.counted_hash_set()?.remove_by_hash(h)?,
-        (Tag::LinkedArrayList, Step::Index(n)) => match cur.linked_array_list()?.remove(*n) {
-            Ok(()) => true,
-            Err(Error::IndexOutOfRange { .. }) => false,
-            Err(e) => return Err(e.into()),
-        },
-        (Tag::ArrayList, Step::Index(n)) => {
-            let mut list = cur.array_list()?;
-            let len = list.len()?;
-            let k = if *n < 0 {
-                i128::from(len) + i128::from(*n)
-            } else {
-                i128::from(*n)
-            };
-            if k < 0 || k >= i128::from(len) {
-                false
-            } else if k + 1 == i128::from(len) {
-                list.truncate(len - 1)?;
-                true
-            } else {
-                return Err(CliError::new(format!(
-                    "cannot remove {}: an array_list can only drop its last item \
-                     (put null there instead, or use a linked_array_list)",
-                    display(steps)
-                )));
+        (Tag::HashSet, PathStepBuf::Key(k)) => cur.hash_set()?.remove(k)?,
+        (Tag::HashSet, PathStepBuf::Hash(h)) => cur.hash_set()?.remove_by_hash(h)?,
+        (Tag::CountedHashSet, PathStepBuf::Key(k)) => cur.counted_hash_set()?.remove(k)?,
+        (Tag::CountedHashSet, PathStepBuf::Hash(h)) => cur.counted_hash_set()?.remove_by_hash(h)?,
+        (Tag::LinkedArrayList, PathStepBuf::Index(n)) => {
+            match cur.linked_array_list()?.remove(*n) {
+                Ok(()) => true,
+                Err(Error::IndexOutOfRange { .. }) => false,
+                Err(e) => return Err(e.into()),
             }
         }
-        (_, Step::Append) => {
-            return Err(CliError::new(
-                "[] (append) can only be used to put a new item",
-            ))
-        }
+        (Tag::ArrayList, PathStepBuf::Index(n)) => drop_last_item(cur, *n, steps)?,
         (Tag::None, _) => false,
-        (t, Step::Index(_)) => return Err(not_a(parent, t, "list")),
+        (t, PathStepBuf::Index(_)) => return Err(not_a(parent, t, "list")),
         (t, _) => return Err(not_a(parent, t, "map or set")),
     };
     if removed {
         Ok(())
     } else {
         Err(not_found(steps))
+    }
+}
+
+/// Removes item `n` of the array_list at `cur`, which must be its last
+/// one; false when there is no item `n`.
+fn drop_last_item(cur: CursorMut<'_>, n: i64, steps: &[Step]) -> Result<bool> {
+    let mut list = cur.array_list()?;
+    let len = list.len()?;
+    let k = if n < 0 {
+        i128::from(len) + i128::from(n)
+    } else {
+        i128::from(n)
+    };
+    if k < 0 || k >= i128::from(len) {
+        Ok(false)
+    } else if k + 1 == i128::from(len) {
+        list.truncate(len - 1)?;
+        Ok(true)
+    } else {
+        Err(CliError::new(format!(
+            "cannot remove {}: an array_list can only drop its last item \
+             (put null there instead, or use a linked_array_list)",
+            display(steps)
+        )))
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::{CliError, Result};
 use std::path::Path;
 use xitdb::format::Tag;
-use xitdb::storage::{FileStorage, Storage};
+use xitdb::storage::FileStorage;
 use xitdb::{Cursor, Database, Transaction};
 
 /// A database file.
@@ -74,23 +74,6 @@ pub fn need_history(db: &Db, what: &str) -> Result<()> {
             db.header().tag
         )))
     }
-}
-
-/// The committed length: the history header's `file_size` (bytes past it
-/// belong to an unfinished transaction), else the file length.
-pub fn committed_len(db: &Db) -> Result<u64> {
-    if db.header().tag != Tag::ArrayList {
-        return Ok(db.len());
-    }
-    let mut raw = [0u8; 24];
-    db.storage()
-        .read_at(xitdb::format::DATABASE_START, &mut raw)?;
-    let top = xitdb::format::TopHeader::decode(raw);
-    Ok(if top.file_size == 0 {
-        db.len()
-    } else {
-        top.file_size
-    })
 }
 
 /// Runs `f` as one transaction: a new moment for a history (or an empty

@@ -16,17 +16,32 @@
 
 use xitdb::PathStepBuf;
 
-/// One step of a path.
+/// One step of a path: the library's step (a key, a key hash or a list
+/// index), or a new item at the end of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// A map key (or set member).
-    Key(Vec<u8>),
-    /// A map entry by its raw key hash.
-    Hash(Vec<u8>),
-    /// A list index; negative counts from the end.
-    Index(i64),
+    /// A map key or set member, a map entry by its raw key hash, or a list
+    /// index (negative counts from the end).
+    At(PathStepBuf),
     /// A new item at the end of a list (`[]`, only when writing).
     Append,
+}
+
+impl Step {
+    /// A key step.
+    pub fn key(k: impl Into<Vec<u8>>) -> Step {
+        Step::At(PathStepBuf::Key(k.into()))
+    }
+
+    /// A key-hash step.
+    pub fn hash(h: impl Into<Vec<u8>>) -> Step {
+        Step::At(PathStepBuf::Hash(h.into()))
+    }
+
+    /// A list-index step.
+    pub fn index(i: i64) -> Step {
+        Step::At(PathStepBuf::Index(i))
+    }
 }
 
 /// The syntax, for help texts.
@@ -115,7 +130,7 @@ fn segment(s: &str, i: usize, text: &str) -> Result<(Step, usize), String> {
             let end = string_end(s, i).ok_or_else(|| format!("path {text:?}: unclosed quote"))?;
             let key: String = serde_json::from_str(&s[i..end])
                 .map_err(|e| format!("path {text:?}: bad quoted key: {e}"))?;
-            Ok((Step::Key(key.into_bytes()), end))
+            Ok((Step::key(key), end))
         }
         Some(b'#') => {
             let end = bare_end(s, i + 1);
@@ -123,7 +138,7 @@ fn segment(s: &str, i: usize, text: &str) -> Result<(Step, usize), String> {
             if h.is_empty() {
                 return Err(format!("path {text:?}: empty hash after '#'"));
             }
-            Ok((Step::Hash(h), end))
+            Ok((Step::hash(h), end))
         }
         _ => {
             let end = bare_end(s, i);
@@ -138,7 +153,7 @@ fn segment(s: &str, i: usize, text: &str) -> Result<(Step, usize), String> {
                     "path {text:?}: {c:?} in a bare key (quote it: .\"a b\" or [\"a b\"])"
                 ));
             }
-            Ok((Step::Key(s.as_bytes()[i..end].to_vec()), end))
+            Ok((Step::key(&s.as_bytes()[i..end]), end))
         }
     }
 }
@@ -175,7 +190,7 @@ fn bracket(s: &str, i: usize) -> Result<(Step, usize), String> {
             let end = string_end(s, i).ok_or_else(|| format!("path {s:?}: unclosed quote"))?;
             let key: String = serde_json::from_str(&s[i..end])
                 .map_err(|e| format!("path {s:?}: bad quoted key: {e}"))?;
-            (Step::Key(key.into_bytes()), end)
+            (Step::key(key), end)
         }
         Some(_) => {
             let end = s[i..]
@@ -188,16 +203,16 @@ fn bracket(s: &str, i: usize) -> Result<(Step, usize), String> {
                 if h.is_empty() {
                     return Err(format!("path {s:?}: empty hash after '#'"));
                 }
-                Step::Hash(h)
+                Step::hash(h)
             } else if let Some(h) = inner.strip_prefix("hex:") {
-                Step::Key(unhex(h).map_err(|e| format!("path {s:?}: key {e}"))?)
+                Step::key(unhex(h).map_err(|e| format!("path {s:?}: key {e}"))?)
             } else {
                 let n: i64 = inner.parse().map_err(|_| {
                     format!(
                         "path {s:?}: [{inner}] is not a list index (write a key as [\"{inner}\"] or .{inner})"
                     )
                 })?;
-                Step::Index(n)
+                Step::index(n)
             };
             (step, end)
         }
@@ -242,16 +257,23 @@ fn is_bare(key: &str) -> bool {
 /// How one step is written after the steps before it (`first` when it
 /// starts the path).
 pub fn step_text(step: &Step, first: bool) -> String {
+    match step {
+        Step::At(s) => at_text(s, first),
+        Step::Append => "[]".into(),
+    }
+}
+
+/// [`step_text`] for a key, key hash or index.
+fn at_text(step: &PathStepBuf, first: bool) -> String {
     let dot = if first { "" } else { "." };
     match step {
-        Step::Key(k) => match std::str::from_utf8(k) {
+        PathStepBuf::Key(k) => match std::str::from_utf8(k) {
             Ok(s) if is_bare(s) => format!("{dot}{s}"),
             Ok(s) => format!("[{}]", json_string(s)),
             Err(_) => format!("[hex:{}]", hex(k)),
         },
-        Step::Hash(h) => format!("{dot}#{}", hex(h)),
-        Step::Index(i) => format!("[{i}]"),
-        Step::Append => "[]".into(),
+        PathStepBuf::Hash(h) => format!("{dot}#{}", hex(h)),
+        PathStepBuf::Index(i) => format!("[{i}]"),
     }
 }
 
@@ -272,30 +294,18 @@ pub fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
 }
 
-/// The path of a diff change, as steps.
-pub fn from_elems(elems: &[PathStepBuf]) -> Vec<Step> {
-    elems
-        .iter()
-        .map(|e| match e {
-            PathStepBuf::Key(k) => Step::Key(k.clone()),
-            PathStepBuf::Hash(h) => Step::Hash(h.clone()),
-            PathStepBuf::Index(i) => Step::Index(*i),
-        })
-        .collect()
-}
-
 /// The steps as a JSON array: keys as strings (or `{"bytes":hex}` when not
 /// UTF-8), indices as numbers, hashes as `{"hash":hex}`.
 pub fn to_json(steps: &[Step]) -> String {
     let parts: Vec<String> = steps
         .iter()
         .map(|s| match s {
-            Step::Key(k) => match std::str::from_utf8(k) {
+            Step::At(PathStepBuf::Key(k)) => match std::str::from_utf8(k) {
                 Ok(s) => json_string(s),
                 Err(_) => format!("{{\"bytes\":\"{}\"}}", hex(k)),
             },
-            Step::Hash(h) => format!("{{\"hash\":\"{}\"}}", hex(h)),
-            Step::Index(i) => i.to_string(),
+            Step::At(PathStepBuf::Hash(h)) => format!("{{\"hash\":\"{}\"}}", hex(h)),
+            Step::At(PathStepBuf::Index(i)) => i.to_string(),
             Step::Append => "\"[]\"".into(),
         })
         .collect();
@@ -307,7 +317,7 @@ mod tests {
     use super::*;
 
     fn key(s: &str) -> Step {
-        Step::Key(s.as_bytes().to_vec())
+        Step::key(s)
     }
 
     #[test]
@@ -316,11 +326,11 @@ mod tests {
         assert_eq!(parse(".").unwrap(), vec![]);
         assert_eq!(
             parse("users.alice.tags[0]").unwrap(),
-            vec![key("users"), key("alice"), key("tags"), Step::Index(0)]
+            vec![key("users"), key("alice"), key("tags"), Step::index(0)]
         );
         assert_eq!(
             parse(".users[-1]").unwrap(),
-            vec![key("users"), Step::Index(-1)]
+            vec![key("users"), Step::index(-1)]
         );
         assert_eq!(
             parse("a.\"b.c\"[\"d]e\"]").unwrap(),
@@ -328,16 +338,16 @@ mod tests {
         );
         assert_eq!(
             parse("m.#00ff[#AB]").unwrap(),
-            vec![key("m"), Step::Hash(vec![0, 255]), Step::Hash(vec![0xab])]
+            vec![key("m"), Step::hash(vec![0, 255]), Step::hash(vec![0xab])]
         );
-        assert_eq!(parse("[hex:ff00]").unwrap(), vec![Step::Key(vec![255, 0])]);
+        assert_eq!(parse("[hex:ff00]").unwrap(), vec![Step::key(vec![255, 0])]);
         assert_eq!(parse("log[]").unwrap(), vec![key("log"), Step::Append]);
         assert_eq!(parse("a.0").unwrap(), vec![key("a"), key("0")]);
         assert_eq!(parse("[\"\"]").unwrap(), vec![key("")]);
         assert_eq!(parse("ü.ß").unwrap(), vec![key("ü"), key("ß")]);
         assert_eq!(
             parse("[0][1]").unwrap(),
-            vec![Step::Index(0), Step::Index(1)]
+            vec![Step::index(0), Step::index(1)]
         );
     }
 
@@ -354,15 +364,15 @@ mod tests {
     fn display_reads_back() {
         let paths = vec![
             vec![],
-            vec![key("users"), key("al ice"), Step::Index(-2)],
+            vec![key("users"), key("al ice"), Step::index(-2)],
             vec![key("a.b"), key("#x"), key(""), key("/root")],
-            vec![Step::Hash(vec![1, 2]), Step::Key(vec![0xff]), key("0")],
+            vec![Step::hash(vec![1, 2]), Step::key(vec![0xff]), key("0")],
             vec![key("quote\"d"), Step::Append],
         ];
         for p in paths {
             let text = display(&p);
             assert_eq!(parse(&text).unwrap(), p, "{text}");
         }
-        assert_eq!(display(&[key("a"), Step::Index(1)]), "a[1]");
+        assert_eq!(display(&[key("a"), Step::index(1)]), "a[1]");
     }
 }

@@ -175,7 +175,11 @@ impl Shell {
         self.staged.clear();
         self.writer = None;
         if self.created && self.reader.is_none() {
-            let empty = std::fs::metadata(&self.file).is_ok_and(|m| m.len() <= 12);
+            // a database with no moments, or a file left without even a header
+            let empty = match xitdb::Database::open_read_only(&self.file) {
+                Ok(db) => db.is_empty(),
+                Err(_) => std::fs::metadata(&self.file).is_ok_and(|m| m.len() == 0),
+            };
             if empty {
                 let _ = std::fs::remove_file(&self.file);
             }
@@ -226,32 +230,7 @@ impl Shell {
                 }
             }
             "pwd" => writeln!(out, "{}", cwd_text(&self.cwd))?,
-            "cd" => {
-                let target = self.resolve(arg(0).unwrap_or("/"))?;
-                let shown = cwd_text(&target);
-                self.read(|root, _| {
-                    let c = edit::lookup(root, &target)?;
-                    match c.tag() {
-                        t if t.is_hamt() || matches!(t, Tag::ArrayList | Tag::LinkedArrayList) => {
-                            Ok(String::new())
-                        }
-                        _ if target.is_empty() => Ok(String::new()),
-                        t => Err(CliError::new(format!(
-                            "{shown} is {}, not a map, set or list",
-                            value::a_kind(t)
-                        ))),
-                    }
-                })
-                .or_else(|e| {
-                    // an empty database has nothing to go into but its root
-                    if target.is_empty() {
-                        Ok(String::new())
-                    } else {
-                        Err(e)
-                    }
-                })?;
-                self.cwd = target;
-            }
+            "cd" => self.cd(arg(0).unwrap_or("/"))?,
             "ls" => {
                 let target = self.resolve(arg(0).unwrap_or(""))?;
                 let text = self.read(|root, hasher| match root {
@@ -260,19 +239,7 @@ impl Shell {
                 })?;
                 out.write_all(text.as_bytes())?;
             }
-            "get" => {
-                let pretty = args.iter().any(|a| a == "--pretty");
-                let p = args
-                    .iter()
-                    .find(|a| *a != "--pretty")
-                    .map_or("", String::as_str);
-                let target = self.resolve(p)?;
-                let text = self.read(|root, _| {
-                    let s = value::full(&edit::lookup(root, &target)?)?;
-                    Ok(if pretty { value::pretty(&s) } else { s })
-                })?;
-                writeln!(out, "{text}")?;
-            }
+            "get" => self.get(&args, out)?,
             "put" | "set" => {
                 let (p, v) = split_path(rest)?;
                 if v.is_empty() {
@@ -308,27 +275,10 @@ impl Shell {
                 )?;
             }
             "log" => {
-                let db = self.committed()?;
-                let (lines, before) = commands::moment_lines(db)?;
-                commands::write_log(&lines, before, db, out)?;
+                let log = commands::read_log(self.committed()?)?;
+                commands::write_log(&log, out)?;
             }
-            "diff" => {
-                let json = args.iter().any(|a| a == "--json");
-                let nums: Vec<i64> = args
-                    .iter()
-                    .filter(|a| *a != "--json")
-                    .map(|a| {
-                        a.parse()
-                            .map_err(|_| CliError::new(format!("{a:?} is not a moment number")))
-                    })
-                    .collect::<Result<_>>()?;
-                if nums.len() > 2 {
-                    return Err(CliError::new("usage: diff [A [B]] [--json]"));
-                }
-                let a = nums.first().copied().unwrap_or(-2);
-                let b = nums.get(1).copied().unwrap_or(-1);
-                commands::write_diff(self.committed()?, a, b, json, out)?;
-            }
+            "diff" => self.diff(&args, out)?,
             "info" => {
                 if self.reader.is_none() {
                     writeln!(
@@ -347,6 +297,70 @@ impl Shell {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// `cd PATH`: moves into a map, set or list (or the root).
+    fn cd(&mut self, arg: &str) -> Result<()> {
+        let target = self.resolve(arg)?;
+        let shown = cwd_text(&target);
+        self.read(|root, _| {
+            let c = edit::lookup(root, &target)?;
+            match c.tag() {
+                t if t.is_hamt() || matches!(t, Tag::ArrayList | Tag::LinkedArrayList) => {
+                    Ok(String::new())
+                }
+                _ if target.is_empty() => Ok(String::new()),
+                t => Err(CliError::new(format!(
+                    "{shown} is {}, not a map, set or list",
+                    value::a_kind(t)
+                ))),
+            }
+        })
+        .or_else(|e| {
+            // an empty database has nothing to go into but its root
+            if target.is_empty() {
+                Ok(String::new())
+            } else {
+                Err(e)
+            }
+        })?;
+        self.cwd = target;
+        Ok(())
+    }
+
+    /// `get [PATH] [--pretty]`.
+    fn get(&mut self, args: &[String], out: &mut dyn Write) -> Result<()> {
+        let pretty = args.iter().any(|a| a == "--pretty");
+        let p = args
+            .iter()
+            .find(|a| *a != "--pretty")
+            .map_or("", String::as_str);
+        let target = self.resolve(p)?;
+        let text = self.read(|root, _| {
+            let s = value::full(&edit::lookup(root, &target)?)?;
+            Ok(if pretty { value::pretty(&s) } else { s })
+        })?;
+        writeln!(out, "{text}")?;
+        Ok(())
+    }
+
+    /// `diff [A [B]] [--json]`: the committed moments only.
+    fn diff(&mut self, args: &[String], out: &mut dyn Write) -> Result<()> {
+        let json = args.iter().any(|a| a == "--json");
+        let nums: Vec<i64> = args
+            .iter()
+            .filter(|a| *a != "--json")
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| CliError::new(format!("{a:?} is not a moment number")))
+            })
+            .collect::<Result<_>>()?;
+        if nums.len() > 2 {
+            return Err(CliError::new("usage: diff [A [B]] [--json]"));
+        }
+        let a = nums.first().copied().unwrap_or(-2);
+        let b = nums.get(1).copied().unwrap_or(-1);
+        commands::write_diff(self.committed()?, a, b, json, out)
     }
 
     /// The committed state, refreshed (for log and diff).
@@ -528,7 +542,7 @@ fn entry_name(e: &xitdb::EntryRef<'_>, hasher: &Hasher) -> Result<(String, Optio
     let key = e.key()?;
     if let ValueRef::Bytes { data, .. } = key.value()? {
         if hasher.hash(&data).is_ok_and(|h| *h == *hash) {
-            return Ok((path::step_text(&Step::Key(data.into_owned()), true), None));
+            return Ok((path::step_text(&Step::key(data.into_owned()), true), None));
         }
     }
     let note = if key.is_null() {
@@ -536,7 +550,7 @@ fn entry_name(e: &xitdb::EntryRef<'_>, hasher: &Hasher) -> Result<(String, Optio
     } else {
         Some(format!("(key {})", value::short(&key)?))
     };
-    Ok((path::step_text(&Step::Hash(hash.into_owned()), true), note))
+    Ok((path::step_text(&Step::hash(hash.into_owned()), true), note))
 }
 
 /// `ls`: one line per entry, member or item; a scalar prints itself.

@@ -1,10 +1,10 @@
-//! Pieces shared by every peer: the spec's keys, hashes and random choices,
-//! its sizes, the W8 operation list, timing, result checks and the JSON line.
+//! Pieces shared by every system, xitdb's `workloads` binary and every
+//! peer: the spec's keys, hashes and random choices, its sizes, the W8
+//! operation list, timing, result checks and the JSON line.
 //!
-//! They follow WORKLOADS.md and xitdb's `examples/workloads.rs` to the letter
-//! (same keys, same SHA-1 hashes precomputed before any timed region, same
-//! xorshift64* seed and `r % n` index rule, same n), so a peer's figure is
-//! for the same work as xitdb's.
+//! They follow WORKLOADS.md to the letter (same keys, same SHA-1 hashes
+//! precomputed before any timed region, same xorshift64* seed and `r % n`
+//! index rule, same n), so a peer's figure is for the same work as xitdb's.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -129,7 +129,7 @@ pub enum Op {
     },
 }
 
-/// W8's random choices, drawn up front exactly as xitdb's runner draws them:
+/// W8's random choices, drawn up front (xitdb's runner uses them too):
 /// 10,000 inserts (of `N + i`), 10,000 removes, 1,000 slice+concats of up to
 /// 1,000 items, positions from one generator in that order.
 pub fn w8_ops() -> Vec<Op> {

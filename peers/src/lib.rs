@@ -1,9 +1,9 @@
 //! The standard workloads of `shared/bench/WORKLOADS.md` on peer libraries,
 //! for side-by-side figures with xitdb.
 //!
-//! Two binaries use this library: `peers` runs the workloads on one peer
-//! system (`std`, `imbl`, `rpds`, `redb`) and prints one JSON line per
-//! workload, exactly like xitdb's `examples/workloads.rs`; `report` runs
+//! Three binaries use this library: `workloads` runs them on xitdb and
+//! prints one JSON line per workload; `peers` runs them on one peer system
+//! (`std`, `imbl`, `rpds`, `redb`) and prints the same lines; `report` runs
 //! xitdb and every peer, one workload per process, and prints a markdown
 //! table of medians. [`COVERAGE`] is the one list of which system runs which
 //! workload on which backend (and why the others are skipped): `peers` runs
@@ -36,8 +36,8 @@ const FILE: &[&str] = &["file"];
 const BOTH: &[&str] = &["memory", "file"];
 
 /// Which system runs which workload on which backend. The `xitdb` entry
-/// mirrors `examples/workloads.rs` (run by `report` through that example);
-/// the others are run by the `peers` binary.
+/// is what the `workloads` binary runs; the others are run by the `peers`
+/// binary.
 pub const COVERAGE: &[Coverage] = &[
     Coverage {
         system: "xitdb",

@@ -1055,6 +1055,47 @@ impl<'db> Transaction<'db> {
     }
 }
 
+/// What the storage holds: the part that committed transactions wrote.
+impl<S: Storage> Database<S> {
+    /// The committed length: the bytes that committed transactions wrote.
+    ///
+    /// For a history this is the history header's `file_size`; bytes past
+    /// it were left by a transaction that never committed (a crash), which
+    /// a writable open discards and a read-only one keeps. A database
+    /// without moments (empty, or a history never committed to) and one
+    /// whose root is a map are committed through their last byte. It is
+    /// never more than [`Database::len`]: a header that a writer in another
+    /// process rewrote since this handle last read its state (see
+    /// [`Database::refresh`]) counts only the bytes this handle sees.
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("a", 1u64))?;
+    /// assert_eq!(db.committed_len()?, db.len());
+    ///
+    /// // what a crash in the middle of a transaction leaves behind
+    /// let mut bytes = db.into_bytes();
+    /// let committed = bytes.len() as u64;
+    /// bytes.extend_from_slice(&[0; 100]);
+    /// let read_only = Database::from_slice(&bytes)?;
+    /// assert_eq!(read_only.len(), committed + 100);
+    /// assert_eq!(read_only.committed_len()?, committed);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
+    pub fn committed_len(&self) -> Result<u64> {
+        let len = self.store.len();
+        if self.header.tag != Tag::ArrayList {
+            return Ok(len);
+        }
+        let top = TopHeader::decode(self.src().array(DATABASE_START)?);
+        Ok(match top.file_size {
+            0 => len,
+            n => n.min(len),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1214,5 +1255,42 @@ mod tests {
             r.transact(|tx| tx.root().write(1u64)),
             Err(Error::ReadOnly)
         ));
+    }
+
+    #[test]
+    fn committed_len_ignores_an_unfinished_transaction() {
+        let mut db = Database::memory();
+        assert_eq!(db.committed_len().unwrap(), 12);
+        db.transact(|tx| tx.root_map()?.put("a", 1u64)).unwrap();
+        let committed = db.len();
+        assert_eq!(db.committed_len().unwrap(), committed);
+        let crashed = crashed_bytes(&mut db, 2);
+        assert!(crashed.len() as u64 > committed);
+        let read_only = Database::from_slice(&crashed).unwrap();
+        assert_eq!(read_only.committed_len().unwrap(), committed);
+        // a writable open drops the unfinished bytes
+        let reopened = Database::from_bytes(crashed).unwrap();
+        assert_eq!(reopened.committed_len().unwrap(), committed);
+        assert_eq!(reopened.len(), committed);
+        // a reader counts only the bytes it sees, whatever a writer
+        // published since
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.xdb");
+        let mut w = Database::create(&path).unwrap();
+        w.transact(|tx| tx.root_map()?.put("a", 1u64)).unwrap();
+        let mut r = Database::open_read_only(&path).unwrap();
+        let seen = r.len();
+        // more than the zeros a synced file keeps ahead of its end
+        let big = vec![7u8; 1 << 20];
+        w.transact(|tx| tx.root_map()?.put("b", &big)).unwrap();
+        assert!(w.len() > seen);
+        assert_eq!(r.committed_len().unwrap(), seen);
+        r.refresh().unwrap();
+        assert_eq!(r.committed_len().unwrap(), w.len());
+        // a database whose root is a map has no history header
+        let mut map = Database::memory();
+        map.transact_root(|tx| tx.root().hash_map()?.put("a", 1u64))
+            .unwrap();
+        assert_eq!(map.committed_len().unwrap(), map.len());
     }
 }

@@ -2,17 +2,18 @@
 //! [--no-build] [--timeout SECS]`: every standard workload on xitdb and on
 //! every peer, side by side, as a markdown table of medians.
 //!
-//! It builds xitdb's runner (`cargo build --release --example workloads`) and
-//! the `peers` binary first (unless `--no-build`), then, `--runs` times, on a
-//! fresh scratch directory per run (the children's `TMPDIR`), runs each
-//! workload of each system in a process of its own, in spec order: xitdb as
-//! `target/release/examples/workloads ID` (which runs every backend of that
-//! id in one process), a peer as `target/release/peers SYSTEM ID[:BACKEND]`
-//! (one backend per process). It records each process's JSON lines (seconds,
-//! bytes, n) and its peak RSS, prints the tables on stdout, writes every raw
-//! JSON line of every run to `--out` (with `run`, `peak_rss_kib` and
-//! `process` appended; a failed process gets a `failed` line), and exits
-//! non-zero if any workload process failed (its cells read FAILED).
+//! It builds xitdb's runner (`cargo build --release -p xitdb-peers --bin
+//! workloads`) and the `peers` binary first (unless `--no-build`), then,
+//! `--runs` times, on a fresh scratch directory per run (the children's
+//! `TMPDIR`), runs each workload of each system in a process of its own, in
+//! spec order: xitdb as `target/release/workloads ID` (which runs every
+//! backend of that id in one process), a peer as `target/release/peers
+//! SYSTEM ID[:BACKEND]` (one backend per process). It records each
+//! process's JSON lines (seconds, bytes, n) and its peak RSS, prints the
+//! tables on stdout, writes every raw JSON line of every run to `--out`
+//! (with `run`, `peak_rss_kib` and `process` appended; a failed process gets
+//! a `failed` line), and exits non-zero if any workload process failed (its
+//! cells read FAILED).
 //!
 //! The reference medians are hard-coded from `shared/bench/reference-
 //! baseline.md`; W3's comparison is its "fsync removed" diagnostic row, the
@@ -648,6 +649,104 @@ fn print_tables(args: &Args, results: &Results) {
     }
 }
 
+/// The two runners' binaries, and whether each was built.
+struct Runners {
+    xitdb: PathBuf,
+    peers: PathBuf,
+    xitdb_ok: bool,
+    peers_ok: bool,
+}
+
+/// What the runs gathered: every sample, every raw JSON line, failures.
+#[derive(Default)]
+struct Gathered {
+    results: Results,
+    raw: String,
+    failed: usize,
+}
+
+/// Runs one job (one process) of run `run` in `dir` and records what it
+/// printed, per backend, in `g`.
+fn run_job(job: &Job, run: usize, args: &Args, dir: &Path, runners: &Runners, g: &mut Gathered) {
+    let (bin, cmd_args, built) = if job.system == "xitdb" {
+        (&runners.xitdb, vec![job.filter.as_str()], runners.xitdb_ok)
+    } else {
+        (
+            &runners.peers,
+            vec![job.system, job.filter.as_str()],
+            runners.peers_ok,
+        )
+    };
+    let outcome = if built {
+        run_process(bin, &cmd_args, dir, args.timeout)
+            .map_err(|e| format!("cannot run {}: {e}", bin.display()))
+    } else {
+        Err("its binary did not build".to_string())
+    };
+    let mut lines: Vec<(String, Sample)> = Vec::new();
+    let failure = match &outcome {
+        Ok(o) => {
+            for line in o.stdout.lines().filter(|l| l.starts_with('{')) {
+                let extra = format!(
+                    ",\"run\":{run},\"peak_rss_kib\":{},\"process\":\"{} {}\"}}",
+                    o.rss_kib, job.system, job.filter
+                );
+                g.raw
+                    .push_str(line.trim_end().strip_suffix('}').unwrap_or(line));
+                g.raw.push_str(&extra);
+                g.raw.push('\n');
+                if let Some((sys, w, b, mut s)) = parse_line(line) {
+                    if sys == job.system && w == job.workload {
+                        s.rss_kib = o.rss_kib;
+                        lines.push((b, s));
+                    }
+                }
+            }
+            o.failure.clone()
+        }
+        Err(e) => Some(e.clone()),
+    };
+    for b in &job.backends {
+        let got = lines.iter().find(|(lb, _)| lb == b).map(|x| x.1);
+        let entry = match (&failure, got) {
+            (None, Some(s)) => Ok(s),
+            (Some(f), _) => Err(f.clone()),
+            (None, None) => Err("no JSON line for this backend".to_string()),
+        };
+        let status = match &entry {
+            Ok(s) => format!(
+                "{} s, {:.1} MiB",
+                fmt_s(s.seconds),
+                s.rss_kib as f64 / 1024.0
+            ),
+            Err(e) => {
+                g.failed += 1;
+                g.raw.push_str(&format!(
+                    "{{\"workload\":\"{}\",\"backend\":\"{b}\",\"system\":\"{}\",\"run\":{run},\"failed\":{}}}\n",
+                    job.workload,
+                    job.system,
+                    serde_json::Value::String(e.clone())
+                ));
+                format!("FAILED: {e}")
+            }
+        };
+        eprintln!(
+            "report: run {run}/{} {} {} {b}: {status}",
+            args.runs, job.system, job.workload
+        );
+        g.results
+            .entry((job.system, job.workload, b))
+            .or_default()
+            .push(entry);
+    }
+    if let (Ok(o), Some(_)) = (&outcome, &failure) {
+        let tail: Vec<&str> = o.stderr.lines().rev().take(10).collect();
+        for l in tail.into_iter().rev() {
+            eprintln!("report:   | {l}");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -671,20 +770,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let xitdb_bin = bin_dir.join("examples").join("workloads");
-    let peers_bin = bin_dir.join("peers");
-    let (mut xitdb_ok, mut peers_ok) = (true, true);
+    let mut runners = Runners {
+        xitdb: bin_dir.join("workloads"),
+        peers: bin_dir.join("peers"),
+        xitdb_ok: true,
+        peers_ok: true,
+    };
     if args.build {
-        xitdb_ok = build(&root, &["build", "--release", "--example", "workloads"]);
-        peers_ok = build(
-            &root,
-            &["build", "--release", "-p", "xitdb-peers", "--bin", "peers"],
-        );
+        // both runners are binaries of this crate
+        let bin = |name| ["build", "--release", "-p", "xitdb-peers", "--bin", name];
+        runners.xitdb_ok = build(&root, &bin("workloads"));
+        runners.peers_ok = build(&root, &bin("peers"));
     }
     let jobs = jobs(&args);
-    let mut results: Results = BTreeMap::new();
-    let mut raw = String::new();
-    let mut failed = 0usize;
+    let mut g = Gathered::default();
     let scratch = std::env::temp_dir().join(format!("xitdb-report-{}", std::process::id()));
     for run in 1..=args.runs {
         let dir = scratch.join(format!("run-{run}"));
@@ -694,91 +793,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         for job in &jobs {
-            let (bin, cmd_args, built) = if job.system == "xitdb" {
-                (&xitdb_bin, vec![job.filter.as_str()], xitdb_ok)
-            } else {
-                (&peers_bin, vec![job.system, job.filter.as_str()], peers_ok)
-            };
-            let outcome = if built {
-                run_process(bin, &cmd_args, &dir, args.timeout)
-                    .map_err(|e| format!("cannot run {}: {e}", bin.display()))
-            } else {
-                Err("its binary did not build".to_string())
-            };
-            let mut lines: Vec<(String, Sample)> = Vec::new();
-            let failure = match &outcome {
-                Ok(o) => {
-                    for line in o.stdout.lines().filter(|l| l.starts_with('{')) {
-                        let extra = format!(
-                            ",\"run\":{run},\"peak_rss_kib\":{},\"process\":\"{} {}\"}}",
-                            o.rss_kib, job.system, job.filter
-                        );
-                        raw.push_str(line.trim_end().strip_suffix('}').unwrap_or(line));
-                        raw.push_str(&extra);
-                        raw.push('\n');
-                        if let Some((sys, w, b, mut s)) = parse_line(line) {
-                            if sys == job.system && w == job.workload {
-                                s.rss_kib = o.rss_kib;
-                                lines.push((b, s));
-                            }
-                        }
-                    }
-                    o.failure.clone()
-                }
-                Err(e) => Some(e.clone()),
-            };
-            for b in &job.backends {
-                let got = lines.iter().find(|(lb, _)| lb == b).map(|x| x.1);
-                let entry = match (&failure, got) {
-                    (None, Some(s)) => Ok(s),
-                    (Some(f), _) => Err(f.clone()),
-                    (None, None) => Err("no JSON line for this backend".to_string()),
-                };
-                let status = match &entry {
-                    Ok(s) => format!(
-                        "{} s, {:.1} MiB",
-                        fmt_s(s.seconds),
-                        s.rss_kib as f64 / 1024.0
-                    ),
-                    Err(e) => {
-                        failed += 1;
-                        raw.push_str(&format!(
-                            "{{\"workload\":\"{}\",\"backend\":\"{b}\",\"system\":\"{}\",\"run\":{run},\"failed\":{}}}\n",
-                            job.workload,
-                            job.system,
-                            serde_json::Value::String(e.clone())
-                        ));
-                        format!("FAILED: {e}")
-                    }
-                };
-                eprintln!(
-                    "report: run {run}/{} {} {} {b}: {status}",
-                    args.runs, job.system, job.workload
-                );
-                results
-                    .entry((job.system, job.workload, b))
-                    .or_default()
-                    .push(entry);
-            }
-            if let (Ok(o), Some(_)) = (&outcome, &failure) {
-                let tail: Vec<&str> = o.stderr.lines().rev().take(10).collect();
-                for l in tail.into_iter().rev() {
-                    eprintln!("report:   | {l}");
-                }
-            }
+            run_job(job, run, &args, &dir, &runners, &mut g);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    print_tables(&args, &results);
+    print_tables(&args, &g.results);
     if let Some(out) = &args.out {
-        if let Err(e) = std::fs::write(out, &raw) {
+        if let Err(e) = std::fs::write(out, &g.raw) {
             eprintln!("report: cannot write {}: {e}", out.display());
-            failed += 1;
+            g.failed += 1;
         }
     }
-    if failed > 0 {
-        eprintln!("report: {failed} workload result(s) FAILED");
+    if g.failed > 0 {
+        eprintln!("report: {} workload result(s) FAILED", g.failed);
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

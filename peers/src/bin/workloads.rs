@@ -1,59 +1,27 @@
-//! The standard workloads of ../shared/bench/WORKLOADS.md, run on xitdb.
+//! `workloads [FILTER]`: the standard workloads of
+//! `shared/bench/WORKLOADS.md`, run on xitdb.
 //!
-//! `cargo run --release --example workloads -- [FILTER]` runs every workload
-//! whose id equals FILTER (all of them without one), checks each result
-//! (sums, counts, values) and fails loudly on a mismatch, and prints one JSON
-//! line per workload with an added `"system"` field. Workloads that need an
-//! earlier one's database (W2, W6, W9 need W1's file; W5 needs W4's list; W7
-//! needs W3's file) build it first, outside the timed region, so each can run
-//! in a process of its own (for peak-memory measurements).
+//! `cargo run --release -p xitdb-peers --bin workloads -- [FILTER]` runs
+//! every workload whose id equals FILTER (all of them without one), checks
+//! each result (sums, counts, values) and fails loudly on a mismatch, and
+//! prints one JSON line per workload with an added `"system"` field. Each
+//! runs every backend of its row of [`xitdb_peers::COVERAGE`]. Workloads that
+//! need an earlier one's database (W2, W6, W9 need W1's file; W5 needs W4's
+//! list; W7 needs W3's file) build it first, outside the timed region, so
+//! each can run in a process of its own (for peak-memory measurements).
+//!
+//! The keys, hashes, random choices, checks and JSON lines are those of
+//! [`xitdb_peers::common`], which the peers use too, so every system's
+//! figure is for the same work.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xitdb::format::HashKind;
 use xitdb::{Database, Durability, Error, Options};
-
-type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-const N: u64 = 100_000;
-
-fn key(i: u64) -> [u8; 8] {
-    i.to_be_bytes()
-}
-
-fn hashes(n: u64) -> Vec<[u8; 20]> {
-    use sha1::Digest;
-    (0..n).map(|i| sha1::Sha1::digest(key(i)).into()).collect()
-}
-
-/// xorshift64* seeded as the spec says; `next(n)` is an index below n.
-struct Rng(u64);
-impl Rng {
-    fn new() -> Self {
-        Rng(0x9E3779B97F4A7C15)
-    }
-    fn next(&mut self, n: u64) -> u64 {
-        let x = &mut self.0;
-        *x ^= *x >> 12;
-        *x ^= *x << 25;
-        *x ^= *x >> 27;
-        x.wrapping_mul(0x2545F4914F6CDD1D) % n
-    }
-}
+use xitdb_peers::common::{check, hashes, key, w8_model, w8_ops, Op, Res, Rng, N};
 
 fn report(id: &str, backend: &str, n: u64, seconds: f64, bytes: u64) {
-    println!(
-        "{{\"workload\":\"{id}\",\"backend\":\"{backend}\",\"n\":{n},\"seconds\":{seconds:.6},\"ops_per_s\":{},\"bytes\":{bytes},\"system\":\"xitdb\"}}",
-        (n as f64 / seconds).round() as u64
-    );
-}
-
-fn check(ok: bool, what: &str) -> Res {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("workload result is wrong: {what}").into())
-    }
+    xitdb_peers::common::emit("xitdb", id, backend, n, seconds, bytes);
 }
 
 fn sha1_opts(durability: Durability) -> Options {
@@ -236,26 +204,8 @@ fn w7(dir: &Path, h: &[[u8; 20]]) -> Res {
 
 fn w8() -> Res {
     let mut db = Database::memory_with(HashKind::Sha1);
-    let mut model: Vec<u64> = (0..N).collect();
-    let mut rng = Rng::new();
-    let mut ops = Vec::new();
     // the random choices, drawn up front so the model replays them
-    let mut len = N;
-    for i in 0..10_000u64 {
-        let at = rng.next(len);
-        ops.push((0u8, at, N + i));
-        len += 1;
-    }
-    for _ in 0..10_000 {
-        ops.push((1, rng.next(len), 0));
-        len -= 1;
-    }
-    for _ in 0..1_000 {
-        let start = rng.next(len);
-        let take = 1 + rng.next(1_000.min(len - start));
-        ops.push((2, start, take));
-        len += take;
-    }
+    let ops = w8_ops();
     let t = Instant::now();
     db.transact(|tx| -> Result<(), Error> {
         {
@@ -264,31 +214,25 @@ fn w8() -> Res {
             for i in 0..N {
                 l.append(i)?;
             }
-            for &(op, a, b) in &ops {
-                match op {
-                    0 => l.insert(a as i64, b)?,
-                    1 => l.remove(a as i64)?,
-                    _ => {}
+            for op in &ops {
+                match *op {
+                    Op::Insert { at, value } => l.insert(at as i64, value)?,
+                    Op::Remove { at } => l.remove(at as i64)?,
+                    Op::SliceConcat { .. } => {}
                 }
             }
         }
-        for &(_, a, b) in ops.iter().filter(|o| o.0 == 2) {
-            // the clone must not share this transaction's mutable blocks
-            tx.freeze();
-            tx_slice_concat(&mut tx.root_map()?, a, b)?;
+        for op in &ops {
+            if let Op::SliceConcat { start, take } = *op {
+                // the clone must not share this transaction's mutable blocks
+                tx.freeze();
+                tx_slice_concat(&mut tx.root_map()?, start, take)?;
+            }
         }
         Ok(())
     })?;
     let s = t.elapsed().as_secs_f64();
-    for &(op, a, b) in &ops {
-        match op {
-            0 => model.insert(a as usize, b),
-            1 => {
-                model.remove(a as usize);
-            }
-            _ => model.extend_from_within(a as usize..(a + b) as usize),
-        }
-    }
+    let model = w8_model(&ops);
     let moment = db.moment(-1)?;
     let list = moment.as_map()?.get(b"list")?.ok_or("missing list")?;
     let got: Vec<u64> = list
