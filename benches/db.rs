@@ -15,6 +15,13 @@
 //!   `hash(t) -> t`), pick a random moment m and read a key k <= m from it
 //!   (W7 on a smaller history); memory and file backends.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{Rng, MOMENTS, N};

@@ -8,6 +8,13 @@
 //! The std twins (`u64::to_be_bytes` / `from_be_bytes` over the same batch)
 //! show what is left once the tag byte and the validation are taken away.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

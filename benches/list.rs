@@ -13,6 +13,13 @@
 //! `common::time_in_rolled_back_txs`; every batch starts from the same list.
 //! The std twins restore their vector between batches, untimed.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{Rng, LIST_N, N, OPS_PER_TX};

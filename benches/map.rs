@@ -13,6 +13,13 @@
 //! - `map_iter`: a walk over all 100,000 entries summing the values (W6),
 //!   with a std `HashMap` walk as twin.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{Rng, N, OPS_PER_TX};

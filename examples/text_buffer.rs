@@ -78,7 +78,10 @@ fn main() -> Result<(), Error> {
             "}",
         ]
     );
-    assert_eq!(lines(&db, -2)?[1], "    let name = \"xitdb\";");
+    assert_eq!(
+        lines(&db, -2)?.get(1).map(String::as_str),
+        Some("    let name = \"xitdb\";")
+    );
     drop(db);
     std::fs::remove_file(&path)?;
     Ok(())

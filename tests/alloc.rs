@@ -4,6 +4,13 @@
 //! point read, on every backend, over many random keys (one allocation in a
 //! thousand reads would show).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::allocation_count;

@@ -3,6 +3,13 @@
 //! round trip, and fails cleanly (the destination stays empty) on hostile
 //! input, a non-empty destination or a panicking progress callback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use std::fs;
 use std::path::Path;

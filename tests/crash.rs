@@ -69,6 +69,13 @@
 //! A seed replays the same operations and the same kill schedule; where a
 //! kill lands inside the child depends on timing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher as _};
@@ -152,7 +159,7 @@ fn blob_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 8);
     let mut r = Rng(seed);
     while out.len() < len {
-        out.extend_from_slice(&r.next().to_le_bytes());
+        out.extend_from_slice(&r.next().to_be_bytes());
     }
     out.truncate(len);
     out

@@ -2,6 +2,13 @@
 //! (counted in storage reads), hostile bytes, and a model test that replays
 //! the changes of random diffs on a plain model of the old moment.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};

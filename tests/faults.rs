@@ -67,6 +67,13 @@
 //! once let the sweeps step around bugs since fixed; they stay false so the
 //! sweeps assert the fixed behaviour.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::BTreeMap;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -3,6 +3,13 @@
 //! the history and undoing must give errors or whole databases, never a
 //! panic, and what a writable open or a commit leaves behind must reopen.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 use xitdb::json::dump_json;
 use xitdb::{Database, Error};

@@ -2,6 +2,13 @@
 //! dump to its JSON byte for byte, and every JSON must load back into a
 //! database that dumps to the same text.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::fs;
 
 use xitdb::json::{dump_json, load_json};

@@ -2,6 +2,13 @@
 //! an `Ok` or an `Err`, never a panic or a hang; hand-made cycles and
 //! absurd lengths must give errors without looping or allocating.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};

@@ -12,6 +12,13 @@
 //! * tree height: rounds of concat and slice keep small lists short.
 //! * the reference's golden files with linked lists, edited further.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -14,6 +14,13 @@
 //!
 //! A longer soak: `PROPTEST_CASES=5000 cargo test --release --test model`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};

@@ -1,5 +1,12 @@
 //! The README's quick start is the code of examples/quickstart.rs.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[test]
 fn readme_quick_start_is_the_quickstart_example() {
     let root = env!("CARGO_MANIFEST_DIR");

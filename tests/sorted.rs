@@ -3,6 +3,13 @@
 //! removals, ranges both ways, ranks, indices, prefixes, reads of past
 //! moments).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

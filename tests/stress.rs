@@ -3,6 +3,13 @@
 //! model of that moment; a torn read (a moment partly from another
 //! transaction) fails the test.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use xitdb::{Database, Durability, Error, Snapshot};

@@ -3,6 +3,13 @@
 //! truncation, streaming byte values, list indexing, root-map databases,
 //! paths, unknown hashers, header validation and the default hasher.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use xitdb::format::{HashKind, Tag};

@@ -2,6 +2,13 @@
 //! corruptions are reported with the right kind and byte position; damaged
 //! golden files never make it panic, hang or allocate wildly.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;

@@ -71,9 +71,9 @@ pub fn lookup<'r>(root: Option<Cursor<'r>>, steps: &[Step]) -> Result<Cursor<'r>
         ));
     };
     for (i, s) in steps.iter().enumerate() {
-        match step(&c, s, &steps[..i])? {
+        match step(&c, s, upto(steps, i))? {
             Some(next) => c = next,
-            None => return Err(missing(&c, s, &steps[..=i])),
+            None => return Err(missing(&c, s, upto(steps, i + 1))),
         }
     }
     Ok(c)
@@ -123,16 +123,16 @@ pub fn apply(tx: &mut Transaction<'_>, op: &Op) -> Result<()> {
 /// created and empty slots become HashMaps (or an ArrayList for `[]`).
 fn walk<'t>(mut cur: CursorMut<'t>, steps: &[Step], create: bool) -> Result<CursorMut<'t>> {
     for (i, s) in steps.iter().enumerate() {
-        let at = &steps[..i];
+        let at = upto(steps, i);
         let tag = cur.slot()?.tag;
         if !create && step(&cur.read()?, s, at)?.is_none() {
             // checked first: opening an entry would create it
-            return Err(not_found(&steps[..=i]));
+            return Err(not_found(upto(steps, i + 1)));
         }
         cur = match s {
             Step::At(PathStepBuf::Key(k)) => open_map(cur, tag, at)?.into_entry(k)?,
             Step::At(PathStepBuf::Hash(h)) => open_map(cur, tag, at)?.into_entry_by_hash(h)?,
-            Step::At(PathStepBuf::Index(n)) => index_cursor(cur, tag, *n, &steps[..=i])?,
+            Step::At(PathStepBuf::Index(n)) => index_cursor(cur, tag, *n, upto(steps, i + 1))?,
             Step::Append => append_cursor(cur, tag, at)?,
         };
     }
@@ -165,7 +165,7 @@ fn open_map<'t>(cur: CursorMut<'t>, tag: Tag, at: &[Step]) -> Result<xitdb::MapM
 
 /// The item `n` of the list at `cur`; `at` ends with the index step.
 fn index_cursor<'t>(cur: CursorMut<'t>, tag: Tag, n: i64, at: &[Step]) -> Result<CursorMut<'t>> {
-    let parent = &at[..at.len().saturating_sub(1)];
+    let parent = upto(at, at.len().saturating_sub(1));
     let r = match tag {
         Tag::ArrayList => cur.array_list()?.into_cursor(n),
         Tag::LinkedArrayList => cur.linked_array_list()?.into_cursor(n),
@@ -199,7 +199,7 @@ fn append_cursor<'t>(cur: CursorMut<'t>, tag: Tag, at: &[Step]) -> Result<Cursor
 
 /// Writes `v` at the last step of a put, below `cur`.
 fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result<()> {
-    let parent = &steps[..steps.len() - 1];
+    let parent = upto(steps, steps.len().saturating_sub(1));
     let tag = cur.slot()?.tag;
     if matches!(tag, Tag::HashSet | Tag::CountedHashSet) {
         if !v.is_null() {
@@ -237,7 +237,7 @@ fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result
 
 /// Removes the entry, member or item at the last step, below `cur`.
 fn remove_last(cur: CursorMut<'_>, last: &Step, steps: &[Step]) -> Result<()> {
-    let parent = &steps[..steps.len() - 1];
+    let parent = upto(steps, steps.len().saturating_sub(1));
     let tag = cur.slot()?.tag;
     let Step::At(last) = last else {
         return Err(CliError::new(APPEND_ONLY));
@@ -294,4 +294,9 @@ fn drop_last_item(cur: CursorMut<'_>, n: i64, steps: &[Step]) -> Result<bool> {
             display(steps)
         )))
     }
+}
+
+/// The first `n` steps (all of them when there are fewer).
+fn upto(steps: &[Step], n: usize) -> &[Step] {
+    steps.get(..n).unwrap_or(steps)
 }

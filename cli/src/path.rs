@@ -69,8 +69,8 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
         return Ok(steps);
     }
     let mut first = true;
-    while i < b.len() {
-        match b[i] {
+    while let Some(&c) = b.get(i) {
+        match c {
             b'[' => {
                 let (step, next) = bracket(s, i + 1)?;
                 steps.push(step);
@@ -79,10 +79,10 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             b'.' if first => {
                 // an optional leading dot
                 i += 1;
-                if i >= b.len() {
+                let Some(&next) = b.get(i) else {
                     return Err(format!("path {text:?}: nothing after '.'"));
-                }
-                if b[i] == b'[' || b[i] == b'.' {
+                };
+                if next == b'[' || next == b'.' {
                     return Err(format!("path {text:?}: a key must follow '.'"));
                 }
                 let (step, next) = segment(s, i, text)?;
@@ -91,7 +91,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             }
             b'.' => {
                 i += 1;
-                if i >= b.len() || b[i] == b'.' || b[i] == b'[' {
+                if b.get(i).is_none_or(|&c| c == b'.' || c == b'[') {
                     return Err(format!(
                         "path {text:?}: empty key after '.' (write an empty key as [\"\"])"
                     ));
@@ -153,7 +153,7 @@ fn segment(s: &str, i: usize, text: &str) -> Result<(Step, usize), String> {
                     "path {text:?}: {c:?} in a bare key (quote it: .\"a b\" or [\"a b\"])"
                 ));
             }
-            Ok((Step::key(&s.as_bytes()[i..end]), end))
+            Ok((Step::key(s.as_bytes().get(i..end).unwrap_or_default()), end))
         }
     }
 }
@@ -171,8 +171,8 @@ fn bare_end(s: &str, i: usize) -> usize {
 fn string_end(s: &str, i: usize) -> Option<usize> {
     let b = s.as_bytes();
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
+    while let Some(&c) = b.get(j) {
+        match c {
             b'\\' => j += 2,
             b'"' => return Some(j + 1),
             _ => j += 1,

@@ -519,8 +519,8 @@ fn split_path(s: &str) -> Result<(&str, &str)> {
     let b = s.as_bytes();
     let mut i = 0;
     let mut in_str = false;
-    while i < b.len() {
-        match b[i] {
+    while let Some(&c) = b.get(i) {
+        match c {
             b'\\' if in_str => i += 1,
             b'"' => in_str = !in_str,
             c if !in_str && c.is_ascii_whitespace() => break,

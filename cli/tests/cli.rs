@@ -1,6 +1,13 @@
 //! The `xitdb` binary, driven as a user would: arguments, standard input,
 //! exit codes, standard output and standard error.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -158,8 +158,9 @@ impl LinkedEntry {
     /// Encodes the slot, then the leaf count.
     pub fn encode(self) -> [u8; LINKED_SLOT_LEN as usize] {
         let mut b = [0u8; LINKED_SLOT_LEN as usize];
-        b[..SLOT_LEN as usize].copy_from_slice(&self.slot.encode());
-        put_u64(&mut b, SLOT_LEN as usize, self.size);
+        let (slot, size) = b.split_at_mut(SLOT_LEN as usize);
+        slot.copy_from_slice(&self.slot.encode());
+        put_u64(size, 0, self.size);
         b
     }
 

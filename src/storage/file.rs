@@ -135,6 +135,10 @@ impl FileStorage {
         // writer reads through `&self` and writes through `&mut self`).
         // Another process truncating the file behind our back is outside the
         // contract, as for every memory-mapped database.
+        #[expect(
+            unsafe_code,
+            reason = "memory-mapped reads: W2/W9 read slots in place instead of a pread per slot"
+        )]
         let map = unsafe { MmapOptions::new().len(len).map(&self.file)? };
         self.map = Some(Arc::new(map));
         self.map_len = want;

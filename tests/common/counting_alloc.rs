@@ -20,6 +20,10 @@ fn note(size: usize) {
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
 // bookkeeping only touches a const-initialised thread-local cell.
+#[expect(
+    unsafe_code,
+    reason = "a counting global allocator: the allocation bounds of the hostile-input and zero-allocation tests"
+)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());

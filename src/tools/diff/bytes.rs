@@ -80,7 +80,9 @@ impl Diff<'_> {
         let mut off = 0;
         while off < len {
             let n = (len - off).min(CHUNK as u64) as usize;
-            let (ca, cb) = (&mut ba[..n], &mut bb[..n]);
+            let (Some(ca), Some(cb)) = (ba.get_mut(..n), bb.get_mut(..n)) else {
+                return Ok(false);
+            };
             self.chunk(Side::A, &pa, off, ca)?;
             self.chunk(Side::B, &pb, off, cb)?;
             if ca != cb {

@@ -68,9 +68,10 @@ fn hash_id_text(id: [u8; 4]) -> String {
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
+    let digit = |n: u8| char::from(DIGITS.get(usize::from(n & 0xF)).copied().unwrap_or(b'0'));
     for &b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xF) as usize] as char);
+        s.push(digit(b >> 4));
+        s.push(digit(b));
     }
     s
 }
