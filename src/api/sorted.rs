@@ -2,14 +2,14 @@
 //!
 //! Keys are byte strings in unsigned bytewise order (a proper prefix sorts
 //! first), stored as they are, never hashed, so that ranges, prefixes and
-//! ranks can be answered in O(log n). Every read borrows from the storage
-//! and allocates nothing; iterators run from both ends (`.rev()`).
+//! ranks can be answered in O(log n). Point reads borrow from the storage
+//! and allocate nothing; iterators run from both ends (`.rev()`).
 //!
 //! ```
 //! use xitdb::Database;
 //! let mut db = Database::memory();
 //! db.transact(|tx| {
-//!     let mut scores = tx.root_map()?.entry("scores")?.sorted_map()?;
+//!     let mut scores = tx.root_map()?.into_entry("scores")?.sorted_map()?;
 //!     for (name, score) in [("carol", 7u64), ("alice", 9), ("bob", 5)] {
 //!         scores.put(name, score)?;
 //!     }

@@ -54,7 +54,7 @@ pub fn slot_at(bytes: &[u8], off: usize, pos: u64) -> Result<Slot> {
 /// The tag of the slot at byte `off` of `bytes` (a record read from storage
 /// position `pos`), without decoding its value: for slots that are kept but
 /// not followed, such as an ArrayList block's stale slots past its size. A
-/// tag outside 0..=13 is [`Error::InvalidTag`] at the slot's position.
+/// tag outside 0..=15 is [`Error::InvalidTag`] at the slot's position.
 #[inline]
 pub fn tag_at(bytes: &[u8], off: usize, pos: u64) -> Result<Tag> {
     let at = pos.saturating_add(off as u64);

@@ -8,8 +8,8 @@
 //! (child 0's is unused) and each child's entry count, so that seeking by
 //! key, seeking by rank and the rank of a key all take O(log n).
 //!
-//! Reads never allocate: keys are compared in place, and iteration walks a
-//! [`Path`] at each end of a rank range.
+//! Point reads never allocate: keys are compared in place. Iteration walks
+//! a [`Path`] at each end of a rank range (the pair allocated once).
 
 mod write;
 
@@ -135,10 +135,10 @@ impl Sorted {
         let hi = hi.min(h.size);
         let lo = lo.min(hi);
         let ends = if lo < hi {
-            Some((
+            Some(Box::new((
                 Path::seek(&src, BranchLayout::Sorted, h.root, lo)?,
                 Path::seek(&src, BranchLayout::Sorted, h.root, hi - 1)?,
-            ))
+            )))
         } else {
             None
         };
@@ -153,8 +153,9 @@ impl Sorted {
 /// Double-ended iteration over a rank range of a sorted map or set.
 pub(crate) struct SortedIter<'r> {
     src: Src<'r>,
-    /// Paths at the next entry from the front and from the back.
-    ends: Option<(Path, Path)>,
+    /// Paths at the next entry from the front and from the back (boxed:
+    /// they are 1.3 KB, and iterators live in recursive walks' frames).
+    ends: Option<Box<(Path, Path)>>,
     remaining: u64,
 }
 
@@ -168,7 +169,7 @@ impl SortedIter<'_> {
         if self.remaining == 0 {
             return None;
         }
-        let (f, b) = self.ends.as_mut()?;
+        let (f, b) = &mut **self.ends.as_mut()?;
         let path = if front { f } else { b };
         let out = path.slot(&self.src).and_then(|s| kv_of(&self.src, s));
         self.remaining -= 1;
