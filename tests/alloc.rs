@@ -15,6 +15,10 @@
 mod counting_alloc;
 use counting_alloc::allocation_count;
 
+#[allow(dead_code)]
+mod common;
+use common::rng::Rng;
+
 use xitdb::format::HashKind;
 use xitdb::storage::Storage;
 use xitdb::{Database, Durability, Error, Options};
@@ -54,16 +58,6 @@ fn fill<S: Storage>(db: &mut Database<S>) {
     for t in 0..20u64 {
         db.transact(|tx| tx.root_map()?.put_by_hash(&hash(t), N + t))
             .unwrap();
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 

@@ -2,6 +2,10 @@
 //! what they share, drops what they do not reach, verifies, survives a file
 //! round trip, and fails cleanly (the destination stays empty) on hostile
 //! input, a non-empty destination or a panicking progress callback.
+//!
+//! Failing cases of the property tests are saved in
+//! `tests/proptest-regressions/compact.txt` and replayed first by later
+//! runs; commit that file.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,19 +16,20 @@
 
 use proptest::prelude::*;
 use std::fs;
-use std::path::Path;
 use xitdb::compact::{CompactReport, Keep, Progress};
 use xitdb::format::{HashKind, Slot};
 use xitdb::json::dump_json;
 use xitdb::json::dump_value;
 use xitdb::storage::Storage;
-use xitdb::{Database, Error, Value};
+use xitdb::{Database, Error};
 
 type R<T = ()> = Result<T, Error>;
 
-#[path = "common/golden_files.rs"]
-mod golden_files;
-use golden_files::{fixtures, name};
+#[allow(dead_code)]
+mod common;
+use common::golden_files::{self, fixtures, name};
+use common::model::{Checker, Run, Step};
+use common::strategy::{op, persisted, steps_of};
 
 fn compact<S: Storage>(src: &Database<S>, keep: Keep) -> R<(Database, CompactReport)> {
     let mut dst = Database::memory();
@@ -104,9 +109,7 @@ fn keep_last_keeps_exactly_the_newest_moments() {
 #[test]
 fn root_maps_and_empty_databases_ignore_keep() {
     for file in ["toplevel_hash_map", "toplevel_counted_hash_map", "empty_db"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/golden")
-            .join(format!("{file}.xdb"));
+        let path = golden_files::path(&format!("{file}.xdb"));
         let bytes = fs::read(&path).unwrap();
         let src = Database::from_slice(&bytes).unwrap();
         let mut calls = 0;
@@ -328,7 +331,7 @@ fn progress_is_reported_per_moment() {
 
 #[test]
 fn an_unknown_hasher_compacts_without_rehashing() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden/kind_file.xdb");
+    let path = golden_files::path("kind_file.xdb");
     let mut bytes = fs::read(path).unwrap();
     bytes[8..12].copy_from_slice(b"zzzz");
     let src = Database::from_slice(&bytes).unwrap();
@@ -439,7 +442,7 @@ fn cycles_and_deep_nesting_are_errors() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..persisted(file!()) })]
 
     /// Golden files with random damage compact to an error or to a copy
     /// that verifies whenever the source does; never a panic or a hang.
@@ -470,330 +473,25 @@ proptest! {
 
 // ------------------------------------------------------- random histories
 
-#[derive(Debug, Clone)]
-enum Val {
-    Uint(u64),
-    Int(i64),
-    Float(f64),
-    Bytes(Vec<u8>),
-    Tagged(Vec<u8>, [u8; 2]),
-    Null,
-}
-
-impl Val {
-    fn value(&self) -> Value<'_> {
-        match self {
-            Val::Uint(v) => Value::Uint(*v),
-            Val::Int(v) => Value::Int(*v),
-            Val::Float(v) => Value::Float(*v),
-            Val::Bytes(b) => Value::Bytes(b, None),
-            Val::Tagged(b, t) => Value::Bytes(b, Some(*t)),
-            Val::Null => Value::Null,
-        }
-    }
-}
-
-fn val() -> impl Strategy<Value = Val> {
-    prop_oneof![
-        any::<u64>().prop_map(Val::Uint),
-        any::<i64>().prop_map(Val::Int),
-        (-1e9f64..1e9).prop_map(Val::Float),
-        prop::collection::vec(0u8..4, 0..30).prop_map(Val::Bytes),
-        (prop::collection::vec(1u8..255, 0..12), any::<[u8; 2]>())
-            .prop_map(|(b, t)| Val::Tagged(b, t)),
-        Just(Val::Null),
-    ]
-}
-
-/// One change inside a transaction. Keys come in pairs per kind of
-/// structure (`j` picks one), so clones share blocks between them.
-#[derive(Debug, Clone)]
-enum Op {
-    Put(u8, Val),
-    Remove(u8),
-    MapPut {
-        counted: bool,
-        j: u8,
-        key: u8,
-        val: Val,
-    },
-    MapRemove {
-        counted: bool,
-        j: u8,
-        key: u8,
-    },
-    SetInsert {
-        counted: bool,
-        j: u8,
-        member: u8,
-    },
-    SetRemove {
-        counted: bool,
-        j: u8,
-        member: u8,
-    },
-    ListAppend {
-        j: u8,
-        n: u8,
-        val: Val,
-    },
-    ListAppendMap {
-        j: u8,
-        key: u8,
-        val: Val,
-    },
-    ListPut {
-        j: u8,
-        index: u16,
-        val: Val,
-    },
-    ListTruncate {
-        j: u8,
-        len: u16,
-    },
-    LinkedAppend {
-        j: u8,
-        n: u8,
-        val: Val,
-    },
-    LinkedInsert {
-        j: u8,
-        index: u16,
-        val: Val,
-    },
-    LinkedRemove {
-        j: u8,
-        index: u16,
-    },
-    LinkedSlice {
-        j: u8,
-        offset: u16,
-        len: u16,
-    },
-    LinkedConcat {
-        j: u8,
-        other: u8,
-    },
-    Clone {
-        kind: u8,
-        from: u8,
-    },
-    CloneOld {
-        kind: u8,
-        moment: u8,
-    },
-    Freeze,
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    let j = 0u8..2;
-    prop_oneof![
-        (0u8..4, val()).prop_map(|(k, v)| Op::Put(k, v)),
-        (0u8..4).prop_map(Op::Remove),
-        (any::<bool>(), j.clone(), 0u8..40, val()).prop_map(|(counted, j, key, val)| Op::MapPut {
-            counted,
-            j,
-            key,
-            val
-        }),
-        (any::<bool>(), j.clone(), 0u8..40).prop_map(|(counted, j, key)| Op::MapRemove {
-            counted,
-            j,
-            key
-        }),
-        (any::<bool>(), j.clone(), 0u8..30).prop_map(|(counted, j, member)| Op::SetInsert {
-            counted,
-            j,
-            member
-        }),
-        (any::<bool>(), j.clone(), 0u8..30).prop_map(|(counted, j, member)| Op::SetRemove {
-            counted,
-            j,
-            member
-        }),
-        (j.clone(), 1u8..40, val()).prop_map(|(j, n, val)| Op::ListAppend { j, n, val }),
-        (j.clone(), 0u8..10, val()).prop_map(|(j, key, val)| Op::ListAppendMap { j, key, val }),
-        (j.clone(), any::<u16>(), val()).prop_map(|(j, index, val)| Op::ListPut { j, index, val }),
-        (j.clone(), any::<u16>()).prop_map(|(j, len)| Op::ListTruncate { j, len }),
-        (j.clone(), 1u8..40, val()).prop_map(|(j, n, val)| Op::LinkedAppend { j, n, val }),
-        (j.clone(), any::<u16>(), val()).prop_map(|(j, index, val)| Op::LinkedInsert {
-            j,
-            index,
-            val
-        }),
-        (j.clone(), any::<u16>()).prop_map(|(j, index)| Op::LinkedRemove { j, index }),
-        (j.clone(), any::<u16>(), any::<u16>()).prop_map(|(j, offset, len)| Op::LinkedSlice {
-            j,
-            offset,
-            len
-        }),
-        (j.clone(), 0u8..2).prop_map(|(j, other)| Op::LinkedConcat { j, other }),
-        (0u8..5, 0u8..2).prop_map(|(kind, from)| Op::Clone { kind, from }),
-        (0u8..5, any::<u8>()).prop_map(|(kind, moment)| Op::CloneOld { kind, moment }),
-        Just(Op::Freeze),
-    ]
-}
-
-fn key_of(kind: &str, j: u8) -> String {
-    format!("{kind}{j}")
-}
-
-const KINDS: [&str; 5] = ["map", "set", "list", "linked", "cmap"];
-
-fn apply(tx: &mut xitdb::Transaction<'_>, op: &Op) -> R {
-    match op {
-        Op::Freeze => {
-            tx.freeze();
-            return Ok(());
-        }
-        Op::CloneOld { kind, moment } => {
-            let count = tx.moment_count();
-            if count == 0 {
-                return Ok(());
-            }
-            let kind = KINDS[*kind as usize];
-            let old = tx.moment(i64::from(*moment) % count as i64)?;
-            let Ok(m) = old.as_map() else { return Ok(()) };
-            let Some(slot) = m.get(key_of(kind, 0).as_bytes())?.map(|c| c.slot()) else {
-                return Ok(());
-            };
-            return tx.root_map()?.entry(key_of(kind, 1))?.write_slot(slot);
-        }
-        _ => {}
-    }
-    let mut root = tx.root_map()?;
-    match op {
-        Op::Put(k, v) => root.put(format!("s{k}"), v.value()),
-        Op::Remove(k) => root.remove(format!("s{k}")).map(|_| ()),
-        Op::MapPut {
-            counted,
-            j,
-            key,
-            val,
-        } => {
-            let e = root.entry(key_of(if *counted { "cmap" } else { "map" }, *j))?;
-            let mut m = if *counted {
-                e.counted_hash_map()?
-            } else {
-                e.hash_map()?
-            };
-            m.put(format!("k{key}"), val.value())
-        }
-        Op::MapRemove { counted, j, key } => {
-            let e = root.entry(key_of(if *counted { "cmap" } else { "map" }, *j))?;
-            let mut m = if *counted {
-                e.counted_hash_map()?
-            } else {
-                e.hash_map()?
-            };
-            m.remove(format!("k{key}")).map(|_| ())
-        }
-        Op::SetInsert { counted, j, member } | Op::SetRemove { counted, j, member } => {
-            let e = root.entry(key_of("set", *j))?;
-            let _ = counted; // one set kind per key keeps the kinds apart
-            let mut s = e.hash_set()?;
-            if matches!(op, Op::SetInsert { .. }) {
-                s.insert(format!("m{member}")).map(|_| ())
-            } else {
-                s.remove(format!("m{member}")).map(|_| ())
-            }
-        }
-        Op::ListAppend { j, n, val } => {
-            let mut l = root.entry(key_of("list", *j))?.array_list()?;
-            for _ in 0..*n {
-                l.append(val.value())?;
-            }
-            Ok(())
-        }
-        Op::ListAppendMap { j, key, val } => {
-            let mut l = root.entry(key_of("list", *j))?.array_list()?;
-            let mut m = l.append_cursor()?.hash_map()?;
-            m.put(format!("k{key}"), val.value())
-        }
-        Op::ListPut { j, index, val } => {
-            let mut l = root.entry(key_of("list", *j))?.array_list()?;
-            let len = l.len()?;
-            if len == 0 {
-                return Ok(());
-            }
-            l.put((u64::from(*index) % len) as i64, val.value())
-        }
-        Op::ListTruncate { j, len } => {
-            let mut l = root.entry(key_of("list", *j))?.array_list()?;
-            let n = l.len()?;
-            l.truncate(u64::from(*len) % (n + 1))
-        }
-        Op::LinkedAppend { j, n, val } => {
-            let mut l = root.entry(key_of("linked", *j))?.linked_array_list()?;
-            for _ in 0..*n {
-                l.append(val.value())?;
-            }
-            Ok(())
-        }
-        Op::LinkedInsert { j, index, val } => {
-            let mut l = root.entry(key_of("linked", *j))?.linked_array_list()?;
-            let len = l.len()?;
-            if len == 0 {
-                return l.append(val.value());
-            }
-            l.insert((u64::from(*index) % len) as i64, val.value())
-        }
-        Op::LinkedRemove { j, index } => {
-            let mut l = root.entry(key_of("linked", *j))?.linked_array_list()?;
-            let len = l.len()?;
-            if len == 0 {
-                return Ok(());
-            }
-            l.remove((u64::from(*index) % len) as i64)
-        }
-        Op::LinkedSlice { j, offset, len } => {
-            let mut l = root.entry(key_of("linked", *j))?.linked_array_list()?;
-            let size = l.len()?;
-            let offset = u64::from(*offset) % (size + 1);
-            let len = u64::from(*len) % (size - offset + 1);
-            l.slice(offset, len)
-        }
-        Op::LinkedConcat { j, other } => {
-            let other = root
-                .entry(key_of("linked", *other))?
-                .linked_array_list()?
-                .slot()?;
-            let mut l = root.entry(key_of("linked", *j))?.linked_array_list()?;
-            l.concat(other)
-        }
-        Op::Clone { kind, from } => {
-            let kind = KINDS[*kind as usize];
-            let slot = root.entry(key_of(kind, *from))?.slot()?;
-            root.entry(key_of(kind, 1 - *from))?.write_slot(slot)
-        }
-        Op::CloneOld { .. } | Op::Freeze => Ok(()), // done above
-    }
+/// A hash kind, and steps of the kit's model for it.
+fn history() -> impl Strategy<Value = (HashKind, Vec<Step>)> {
+    prop_oneof![Just(HashKind::Sha1), Just(HashKind::Blake3)]
+        .prop_flat_map(|kind| (Just(kind), steps_of(kind, op(kind), 1..8, 1..10)))
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..persisted(file!()) })]
 
+    /// Histories of the kit's operations (structures shared between names,
+    /// with past moments and within one moment; reverts, aborts, history
+    /// truncations), checked against the model as they are made, compact
+    /// moment for moment.
     #[test]
-    fn random_histories_compact_moment_for_moment(
-        sha1 in any::<bool>(),
-        txs in prop::collection::vec(
-            (prop::collection::vec(op(), 1..8), any::<bool>(), 0u8..8), 1..10),
-        k in 0u64..12,
-    ) {
-        let mut src = Database::memory_with(if sha1 { HashKind::Sha1 } else { HashKind::Blake3 });
-        for (ops, revert, to) in &txs {
-            // ops that fail (a kind clash) fail their whole transaction
-            let _ = src.transact(|tx| -> R {
-                for op in ops {
-                    apply(tx, op)?;
-                }
-                Ok(())
-            });
-            let count = src.moment_count().unwrap();
-            if *revert && count > 0 {
-                src.revert_to(i64::from(*to) % count as i64).unwrap();
-            }
-        }
+    fn random_histories_compact_moment_for_moment((kind, steps) in history(), k in 0u64..12) {
+        let mut src = Database::memory_with(kind);
+        let mut snaps = Vec::new();
+        Run::memory(&mut src, &steps, &mut snaps, &Checker::new(kind))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         assert_verifies(&src, "source");
         let (dst, report) = compact(&src, Keep::Last(k)).unwrap();
         let kept = k.min(src.moment_count().unwrap());

@@ -24,11 +24,12 @@
 //!
 //! 1. every reported commit is there (`moment_count` ≥ commits reported),
 //!    and at most one more (the transaction in flight may have committed);
-//! 2. every moment equals the model: the child's operations are a pure
-//!    function of the seed, the moment index and the model state, so the
-//!    parent replays them on plain std collections and compares each
-//!    moment's canonical rendering (sorted keys; long bytes by length and
-//!    hash) with the database's, and with the digest the child printed;
+//! 2. every moment equals the model: the child's operations (the test kit's
+//!    `common::model` ops, which the child also checks against the model as
+//!    it applies them) are a pure function of the seed, the moment index
+//!    and the model state, so the parent replays them on the model made of
+//!    std collections and checks each moment with the kit's `Checker`;
+//!    what the moment reads back hashes to the digest the child printed;
 //! 3. `xitdb::verify` finds no problem (a problem about lost `full` flags is
 //!    counted as a warning only);
 //! 4. after a writable open (done by the parent for half the kills, by the
@@ -76,20 +77,25 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
-use std::hash::{Hash, Hasher as _};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use xitdb::format::Tag;
 use xitdb::format::TopHeader;
-use xitdb::storage::Storage;
-use xitdb::{Cursor, Database, Durability, Error, MapMut, Value, ValueRef};
+use xitdb::storage::{FileStorage, Storage};
+use xitdb::{Database, Durability, Error};
+
+#[allow(dead_code)]
+mod common;
+use common::model::{
+    apply, apply_model, digest, read, Checker, Data, Fail, Idx, Key, Kind, Model, Op, Patch,
+    Scalar, MV,
+};
+use common::rng::{mix, Rng};
 
 /// Selects the child mode: `<seed>,<durability>,<path>`.
 const CHILD_ENV: &str = "XITDB_CRASH_CHILD";
@@ -106,112 +112,10 @@ const STALE_LINKS_FIXED: bool = true;
 /// How long a kill waits for its trigger before killing anyway.
 const TRIGGER_WAIT: Duration = Duration::from_secs(2);
 
-// ------------------------------------------------------------------ random
+// ------------------------------------------------------------------ the operations
 
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// SplitMix64: small, fast, and the same everywhere.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    /// A generator for one purpose, named by a few numbers.
-    fn derive(parts: &[u64]) -> Rng {
-        let mut s: u64 = 0x0123_4567_89AB_CDEF;
-        for &p in parts {
-            s = mix(s.wrapping_add(GOLDEN) ^ p);
-        }
-        Rng(s)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(GOLDEN);
-        mix(self.0)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-}
-
-/// The bytes of a blob, regenerated from its seed whenever needed.
-fn blob_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    let mut r = Rng(seed);
-    while out.len() < len {
-        out.extend_from_slice(&r.next().to_be_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    b.hash(&mut h);
-    h.finish()
-}
-
-// ------------------------------------------------------------------ model
-
-/// A byte value, kept as the recipe of its bytes (so the model of thousands
-/// of moments holding megabytes stays small).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Blob {
-    seed: u64,
-    len: usize,
-    tag: Option<[u8; 2]>,
-}
-
-/// A value of the model; structures are shared between moments and copied
-/// on write (`Rc::make_mut`).
-#[derive(Clone, Debug)]
-enum Val {
-    Null,
-    Uint(u64),
-    Int(i64),
-    /// The bits of an f64 (NaN included, compared bit for bit).
-    Float(u64),
-    Bytes(Blob),
-    Map(Rc<Tree>),
-    List(Rc<Vec<Val>>),
-    Linked(Rc<Vec<Val>>),
-    /// A CountedHashSet.
-    Set(Rc<BTreeSet<Vec<u8>>>),
-}
-
-type Tree = BTreeMap<Vec<u8>, Val>;
-
-/// Structure names under the root map, disjoint from the scalar keys, so a
-/// name always holds the same kind of structure.
-const MAPS: [&[u8]; 3] = [b"map0", b"map1", b"map2"];
-/// Nested maps inside each of `MAPS`.
-const SUBS: [&[u8]; 2] = [b"sub0", b"sub1"];
-const LIST: &[u8] = b"list";
-const LINKED: &[u8] = b"linked";
-const SET: &[u8] = b"set";
 /// Root keys of the large values.
 const BIG: [&[u8]; 3] = [b"big0", b"big1", b"big2"];
-const STRUCTS: [&[u8]; 6] = [MAPS[0], MAPS[1], MAPS[2], LIST, LINKED, SET];
 
 const ROOT_KEYS: u64 = 48;
 const MAP_KEYS: u64 = 40;
@@ -228,76 +132,227 @@ const REVERT_ODDS: u64 = 40;
 const BIG_MIN: u64 = 4_500_000;
 const BIG_MAX: u64 = 7_000_000;
 
-fn root_key(i: u64) -> Vec<u8> {
+/// The structures the child uses: three maps (with maps inside), a list, a
+/// linked list and a counted set.
+fn list() -> &'static [u8] {
+    Kind::List.name(0)
+}
+
+fn linked() -> &'static [u8] {
+    Kind::Linked.name(0)
+}
+
+fn structs() -> [&'static [u8]; 6] {
+    let maps = Kind::Map.names();
+    let set = Kind::CountedSet.name(0);
+    [maps[0], maps[1], maps[2], list(), linked(), set]
+}
+
+fn root_key(i: u64) -> Key {
     match i {
-        0 => Vec::new(),
-        1 => vec![0],
-        2 => b"a key longer than the eight bytes of a short value, and then some more".to_vec(),
-        _ => format!("k{i}").into_bytes(),
+        0 => Key::of(b""),
+        1 => Key::of([0]),
+        2 => Key::of("a key longer than the eight bytes of a short value, and then some more"),
+        _ => Key::of(format!("k{i}")),
     }
 }
 
-fn map_key(r: &mut Rng) -> Vec<u8> {
-    format!("n{}", r.below(MAP_KEYS)).into_bytes()
+fn map_key(r: &mut Rng) -> Key {
+    Key::of(format!("n{}", r.below(MAP_KEYS)))
 }
 
-fn member(r: &mut Rng) -> Vec<u8> {
-    format!("e{}", r.below(SET_MEMBERS)).into_bytes()
+fn member(r: &mut Rng) -> Key {
+    Key::of(format!("e{}", r.below(SET_MEMBERS)))
 }
 
-fn gen_blob(r: &mut Rng, lo: u64, hi: u64, tagged: bool) -> Blob {
+/// Bytes made from a seed whenever they are needed.
+fn gen_data(r: &mut Rng, lo: u64, hi: u64) -> Data {
     let seed = r.next();
     let len = r.range(lo, hi) as usize;
-    let tag = tagged.then(|| {
-        let t = r.next();
-        [t as u8, (t >> 8) as u8]
-    });
-    Blob { seed, len, tag }
+    Data::Seeded { seed, len }
 }
 
-fn gen_scalar(r: &mut Rng) -> Val {
+fn gen_tag(r: &mut Rng) -> [u8; 2] {
+    let t = r.next();
+    [t as u8, (t >> 8) as u8]
+}
+
+fn gen_scalar(r: &mut Rng) -> Scalar {
     match r.below(100) {
-        0..=1 => Val::Null,
-        2..=21 => Val::Uint(if r.chance(1, 2) {
+        0..=1 => Scalar::Null,
+        2..=21 => Scalar::Uint(if r.chance(1, 2) {
             r.below(1000)
         } else {
             r.next()
         }),
-        22..=31 => Val::Int(r.next() as i64),
-        32..=39 => Val::Float(match r.below(8) {
-            0 => (-0.0f64).to_bits(),
-            1 => f64::INFINITY.to_bits(),
-            2 => f64::NAN.to_bits(),
-            _ => (r.next() as i64 as f64 / 1e6).to_bits(),
+        22..=31 => Scalar::Int(r.next() as i64),
+        32..=39 => Scalar::Float(match r.below(8) {
+            0 => -0.0,
+            1 => f64::INFINITY,
+            2 => f64::NAN,
+            _ => r.next() as i64 as f64 / 1e6,
         }),
-        40..=64 => Val::Bytes(gen_blob(r, 0, 8, false)),
-        65..=84 => Val::Bytes(gen_blob(r, 9, 300, false)),
-        85..=93 => Val::Bytes(gen_blob(r, 300, 20_000, false)),
-        _ => Val::Bytes(gen_blob(r, 0, 64, true)),
+        40..=64 => Scalar::Bytes(gen_data(r, 0, 8)),
+        65..=84 => Scalar::Bytes(gen_data(r, 9, 300)),
+        85..=93 => Scalar::Bytes(gen_data(r, 300, 20_000)),
+        _ => {
+            let data = gen_data(r, 0, 64);
+            Scalar::Tagged(data, gen_tag(r))
+        }
     }
 }
 
-/// One change to the moment being built.
-#[derive(Clone, Debug)]
-enum Op {
-    Put(Vec<u8>, Val),
-    Remove(Vec<u8>),
-    MapPut(usize, Vec<u8>, Val),
-    MapRemove(usize, Vec<u8>),
-    SubPut(usize, usize, Vec<u8>, Val),
-    SubRemove(usize, usize, Vec<u8>),
-    ListAppend(Val),
-    ListPut(i64, Val),
-    ListTruncate(u64),
-    LinkedAppend(Val),
-    LinkedInsert(i64, Val),
-    LinkedRemove(i64),
-    LinkedSlice(u64, u64),
-    SetInsert(Vec<u8>),
-    SetRemove(Vec<u8>),
-    /// Bytes streamed through `writer()` in random chunks, then partly
-    /// rewritten after a seek.
-    Stream(Vec<u8>, Blob, u64),
+/// Bytes streamed through `writer()` in chunks of a random size, then
+/// partly written again (the same bytes) after a seek.
+fn gen_stream(r: &mut Rng, key: Key, data: Data, tagged: bool) -> Op {
+    let tag = tagged.then(|| gen_tag(r));
+    let chunk = r.range(1, 300_000) as usize;
+    let patch = if r.chance(1, 2) {
+        let at = r.next() as usize;
+        Patch::Again {
+            at,
+            len: r.range(1, 100_000) as usize,
+        }
+    } else {
+        Patch::None
+    };
+    Op::PutStreamed {
+        key,
+        data,
+        chunk,
+        patch,
+        tag,
+    }
+}
+
+fn len_of(root: &Model, name: &[u8]) -> usize {
+    match root.get(name) {
+        Some(MV::List(l) | MV::Linked(l)) => l.len(),
+        _ => 0,
+    }
+}
+
+/// An index into a list of `len > 0` items, sometimes counted from the end.
+fn index(r: &mut Rng, len: usize) -> Idx {
+    let k = r.below(len as u64) as usize;
+    if r.chance(1, 3) {
+        Idx::Back(len - 1 - k)
+    } else {
+        Idx::Front(k)
+    }
+}
+
+fn gen_list_op(r: &mut Rng, len: usize) -> Op {
+    if len > 0 && (len >= LIST_CAP || r.chance(1, 12)) {
+        let keep = r.below(len as u64 + 1) as usize;
+        Op::ListTruncate { list: 0, keep }
+    } else if len > 0 && r.chance(1, 4) {
+        let at = index(r, len);
+        let value = gen_scalar(r);
+        let cursor = r.chance(1, 3);
+        Op::ListPut {
+            list: 0,
+            at,
+            value,
+            cursor,
+        }
+    } else {
+        let value = gen_scalar(r);
+        Op::ListAppend { list: 0, value }
+    }
+}
+
+fn gen_linked_op(r: &mut Rng, len: usize) -> Op {
+    if len == 0 {
+        let value = gen_scalar(r);
+        return Op::LinkedAppend { list: 0, value };
+    }
+    let remove = |r: &mut Rng| Op::LinkedRemove {
+        list: 0,
+        at: index(r, len),
+    };
+    match r.below(16) {
+        0 => {
+            let offset = r.below(len as u64);
+            let n = r.below(len as u64 - offset + 1) as usize;
+            Op::LinkedSlice {
+                list: 0,
+                offset: offset as usize,
+                n,
+                past_end: false,
+            }
+        }
+        1..=5 => remove(r),
+        _ if len >= LINKED_CAP => remove(r),
+        6..=10 => {
+            let at = index(r, len);
+            let value = gen_scalar(r);
+            let cursor = r.chance(1, 3);
+            Op::LinkedInsert {
+                list: 0,
+                at,
+                value,
+                cursor,
+            }
+        }
+        _ => {
+            let value = gen_scalar(r);
+            Op::LinkedAppend { list: 0, value }
+        }
+    }
+}
+
+/// One random operation that is valid on `root`.
+fn gen_op(r: &mut Rng, root: &Model) -> Op {
+    let map = r.below(3) as usize;
+    let (key, value) = (map_key(r), gen_scalar(r));
+    let sub = r.below(2) as usize;
+    match r.below(100) {
+        0..=21 => Op::Put(root_key(r.below(ROOT_KEYS)), value),
+        22..=29 => Op::Remove(root_key(r.below(ROOT_KEYS))),
+        30..=41 => Op::MapPut {
+            counted: false,
+            map,
+            key,
+            value,
+        },
+        42..=45 => Op::MapRemove {
+            counted: false,
+            map,
+            key,
+        },
+        46..=51 => Op::SubMapPut {
+            map,
+            sub,
+            key,
+            value,
+        },
+        52..=53 => Op::SubMapRemove { map, sub, key },
+        54..=63 => gen_list_op(r, len_of(root, list())),
+        64..=77 => gen_linked_op(r, len_of(root, linked())),
+        78..=84 => Op::SetInsert {
+            counted: true,
+            set: 0,
+            key: member(r),
+        },
+        85..=87 => Op::SetRemove {
+            counted: true,
+            set: 0,
+            key: member(r),
+            by_hash: r.chance(1, 4),
+        },
+        88..=89 => Op::Remove(Key::of(structs()[r.below(6) as usize])),
+        90..=94 => {
+            let tagged = r.chance(1, 4);
+            let key = root_key(r.below(ROOT_KEYS));
+            let data = gen_data(r, 0, 60_000);
+            gen_stream(r, key, data, tagged)
+        }
+        _ => Op::Put(
+            root_key(r.below(ROOT_KEYS)),
+            Scalar::Bytes(gen_data(r, 20_000, 120_000)),
+        ),
+    }
 }
 
 /// What the transaction for one moment does.
@@ -306,192 +361,15 @@ enum Step {
     Revert(u64),
 }
 
-fn sub_map<'a>(parent: &'a mut Tree, name: &[u8]) -> &'a mut Tree {
-    let v = parent
-        .entry(name.to_vec())
-        .or_insert_with(|| Val::Map(Rc::default()));
-    match v {
-        Val::Map(m) => Rc::make_mut(m),
-        other => panic!("model: {} holds {other:?}, not a map", show(name)),
-    }
-}
-
-fn seq<'a>(root: &'a mut Tree, name: &[u8]) -> &'a mut Vec<Val> {
-    let linked = name == LINKED;
-    let v = root.entry(name.to_vec()).or_insert_with(|| {
-        if linked {
-            Val::Linked(Rc::default())
-        } else {
-            Val::List(Rc::default())
-        }
-    });
-    match (v, linked) {
-        (Val::List(l), false) | (Val::Linked(l), true) => Rc::make_mut(l),
-        (other, _) => panic!("model: {} holds {other:?}", show(name)),
-    }
-}
-
-fn set(root: &mut Tree) -> &mut BTreeSet<Vec<u8>> {
-    match root
-        .entry(SET.to_vec())
-        .or_insert_with(|| Val::Set(Rc::default()))
-    {
-        Val::Set(s) => Rc::make_mut(s),
-        other => panic!("model: set holds {other:?}"),
-    }
-}
-
-fn seq_len(root: &Tree, name: &[u8]) -> usize {
-    match root.get(name) {
-        Some(Val::List(l) | Val::Linked(l)) => l.len(),
-        _ => 0,
-    }
-}
-
-fn resolve(i: i64, len: usize) -> usize {
-    if i < 0 {
-        (len as i64 + i) as usize
-    } else {
-        i as usize
-    }
-}
-
-/// Applies an operation to the model, exactly as the database does it
-/// (opening a missing structure creates it, even for a remove).
-fn apply_model(root: &mut Tree, op: &Op) {
-    match op {
-        Op::Put(k, v) => {
-            root.insert(k.clone(), v.clone());
-        }
-        Op::Remove(k) => {
-            root.remove(k);
-        }
-        Op::MapPut(m, k, v) => {
-            sub_map(root, MAPS[*m]).insert(k.clone(), v.clone());
-        }
-        Op::MapRemove(m, k) => {
-            sub_map(root, MAPS[*m]).remove(k);
-        }
-        Op::SubPut(m, s, k, v) => {
-            sub_map(sub_map(root, MAPS[*m]), SUBS[*s]).insert(k.clone(), v.clone());
-        }
-        Op::SubRemove(m, s, k) => {
-            sub_map(sub_map(root, MAPS[*m]), SUBS[*s]).remove(k);
-        }
-        Op::ListAppend(v) => seq(root, LIST).push(v.clone()),
-        Op::ListPut(i, v) => {
-            let l = seq(root, LIST);
-            let k = resolve(*i, l.len());
-            l[k] = v.clone();
-        }
-        Op::ListTruncate(n) => seq(root, LIST).truncate(*n as usize),
-        Op::LinkedAppend(v) => seq(root, LINKED).push(v.clone()),
-        Op::LinkedInsert(i, v) => {
-            let l = seq(root, LINKED);
-            let k = resolve(*i, l.len());
-            l.insert(k, v.clone());
-        }
-        Op::LinkedRemove(i) => {
-            let l = seq(root, LINKED);
-            let k = resolve(*i, l.len());
-            l.remove(k);
-        }
-        Op::LinkedSlice(off, n) => {
-            let l = seq(root, LINKED);
-            let (off, n) = (*off as usize, *n as usize);
-            *l = l[off..off + n].to_vec();
-        }
-        Op::SetInsert(m) => {
-            set(root).insert(m.clone());
-        }
-        Op::SetRemove(m) => {
-            set(root).remove(m);
-        }
-        Op::Stream(k, blob, _) => {
-            root.insert(k.clone(), Val::Bytes(*blob));
-        }
-    }
-}
-
-/// An index into a list of `len > 0` items, sometimes counted from the end.
-fn index(r: &mut Rng, len: usize) -> i64 {
-    let k = r.below(len as u64) as i64;
-    if r.chance(1, 3) {
-        k - len as i64
-    } else {
-        k
-    }
-}
-
-/// One random operation that is valid on `root`.
-fn gen_op(r: &mut Rng, root: &Tree) -> Op {
-    let m = r.below(MAPS.len() as u64) as usize;
-    match r.below(100) {
-        0..=21 => Op::Put(root_key(r.below(ROOT_KEYS)), gen_scalar(r)),
-        22..=29 => Op::Remove(root_key(r.below(ROOT_KEYS))),
-        30..=41 => Op::MapPut(m, map_key(r), gen_scalar(r)),
-        42..=45 => Op::MapRemove(m, map_key(r)),
-        46..=51 => {
-            let s = r.below(SUBS.len() as u64) as usize;
-            Op::SubPut(m, s, map_key(r), gen_scalar(r))
-        }
-        52..=53 => {
-            let s = r.below(SUBS.len() as u64) as usize;
-            Op::SubRemove(m, s, map_key(r))
-        }
-        54..=63 => {
-            let len = seq_len(root, LIST);
-            if len > 0 && (len >= LIST_CAP || r.chance(1, 12)) {
-                Op::ListTruncate(r.below(len as u64 + 1))
-            } else if len > 0 && r.chance(1, 4) {
-                Op::ListPut(index(r, len), gen_scalar(r))
-            } else {
-                Op::ListAppend(gen_scalar(r))
-            }
-        }
-        64..=77 => {
-            let len = seq_len(root, LINKED);
-            if len == 0 {
-                return Op::LinkedAppend(gen_scalar(r));
-            }
-            match r.below(16) {
-                0 => {
-                    let off = r.below(len as u64);
-                    Op::LinkedSlice(off, r.below(len as u64 - off + 1))
-                }
-                1..=5 => Op::LinkedRemove(index(r, len)),
-                _ if len >= LINKED_CAP => Op::LinkedRemove(index(r, len)),
-                6..=10 => Op::LinkedInsert(index(r, len), gen_scalar(r)),
-                _ => Op::LinkedAppend(gen_scalar(r)),
-            }
-        }
-        78..=84 => Op::SetInsert(member(r)),
-        85..=87 => Op::SetRemove(member(r)),
-        88..=89 => Op::Remove(STRUCTS[r.below(STRUCTS.len() as u64) as usize].to_vec()),
-        90..=94 => {
-            let tagged = r.chance(1, 4);
-            Op::Stream(
-                root_key(r.below(ROOT_KEYS)),
-                gen_blob(r, 0, 60_000, tagged),
-                r.next(),
-            )
-        }
-        _ => Op::Put(
-            root_key(r.below(ROOT_KEYS)),
-            Val::Bytes(gen_blob(r, 20_000, 120_000, false)),
-        ),
-    }
-}
-
 /// Builds a list of operations while applying each to the model.
 struct Builder {
-    root: Tree,
+    root: Model,
     ops: Vec<Op>,
 }
 
 impl Builder {
     fn push(&mut self, op: Op) {
-        apply_model(&mut self.root, &op);
+        apply_model(&mut self.root, &op, &[]);
         self.ops.push(op);
     }
 
@@ -515,11 +393,16 @@ impl Builder {
         for (k, name) in BIG.iter().enumerate().take(parts as usize) {
             let len = total / parts;
             let tagged = r.chance(1, 5);
-            let blob = gen_blob(r, len, len, tagged);
+            let data = gen_data(r, len, len);
             if r.chance(1, 2) {
-                self.push(Op::Stream(name.to_vec(), blob, r.next()));
+                let op = gen_stream(r, Key::of(name), data, tagged);
+                self.push(op);
             } else {
-                self.push(Op::Put(name.to_vec(), Val::Bytes(blob)));
+                let value = match tagged {
+                    true => Scalar::Tagged(data, gen_tag(r)),
+                    false => Scalar::Bytes(data),
+                };
+                self.push(Op::Put(Key::of(name), value));
             }
             if k + 1 < parts as usize {
                 self.random(r);
@@ -530,21 +413,20 @@ impl Builder {
 
 /// The transaction that makes moment `i`, and the model of moment `i`. A
 /// pure function of the seed, the index and the models of earlier moments.
-fn plan(seed: u64, i: u64, states: &[Rc<Tree>]) -> (Step, Rc<Tree>) {
+fn plan(seed: u64, i: u64, states: &[Model]) -> (Step, Model) {
     let mut r = Rng::derive(&[seed, i, 0]);
     if i > 0 && r.chance(1, REVERT_ODDS) {
         let j = r.below(i);
         return (Step::Revert(j), states[j as usize].clone());
     }
-    let prev = states.last().map(|s| (**s).clone()).unwrap_or_default();
     let mut b = Builder {
-        root: prev,
+        root: states.last().cloned().unwrap_or_default(),
         ops: Vec::new(),
     };
     // large values are short-lived, to keep moments cheap to check
     for name in BIG {
         if b.root.contains_key(name) && r.chance(2, 3) {
-            b.push(Op::Remove(name.to_vec()));
+            b.push(Op::Remove(Key::of(name)));
         }
     }
     let kind = if r.chance(1, BIG_ODDS) {
@@ -554,17 +436,17 @@ fn plan(seed: u64, i: u64, states: &[Rc<Tree>]) -> (Step, Rc<Tree>) {
         "ops"
     };
     b.random(&mut r);
-    (Step::Ops(kind, b.ops), Rc::new(b.root))
+    (Step::Ops(kind, b.ops), b.root)
 }
 
 /// The deliberately failing transaction tried before moment `i`, if any.
-fn failing(seed: u64, i: u64, prev: Option<&Rc<Tree>>) -> Option<(&'static str, Vec<Op>)> {
+fn failing(seed: u64, i: u64, prev: Option<&Model>) -> Option<(&'static str, Vec<Op>)> {
     let mut r = Rng::derive(&[seed, i, 1]);
     if !r.chance(1, FAIL_ODDS) {
         return None;
     }
     let mut b = Builder {
-        root: prev.map(|s| (**s).clone()).unwrap_or_default(),
+        root: prev.cloned().unwrap_or_default(),
         ops: Vec::new(),
     };
     let kind = if r.chance(1, 4) {
@@ -580,9 +462,7 @@ fn failing(seed: u64, i: u64, prev: Option<&Rc<Tree>>) -> Option<(&'static str, 
 /// The models of every moment of one database, replayed from its seed.
 struct History {
     seed: u64,
-    states: Vec<Rc<Tree>>,
-    /// Hashes of long blobs, which are expensive to regenerate.
-    blob_hashes: HashMap<Blob, u64>,
+    states: Vec<Model>,
 }
 
 impl History {
@@ -590,7 +470,6 @@ impl History {
         History {
             seed,
             states: Vec::new(),
-            blob_hashes: HashMap::new(),
         }
     }
 
@@ -598,7 +477,7 @@ impl History {
         self.states.len() as u64
     }
 
-    fn plan_next(&self) -> (Step, Rc<Tree>) {
+    fn plan_next(&self) -> (Step, Model) {
         plan(self.seed, self.len(), &self.states)
     }
 
@@ -608,271 +487,25 @@ impl History {
             self.states.push(state);
         }
     }
-
-    /// The canonical rendering of moment `i`'s model.
-    fn render(&mut self, i: u64) -> String {
-        let state = self.states[i as usize].clone();
-        let mut out = String::new();
-        self.render_tree(&state, &mut out);
-        out
-    }
-
-    fn render_tree(&mut self, t: &Tree, out: &mut String) {
-        let mut entries = Vec::with_capacity(t.len());
-        for (k, v) in t {
-            let mut s = String::new();
-            self.render_val(v, &mut s);
-            entries.push((k.clone(), s));
-        }
-        render_map(out, None, &entries);
-    }
-
-    fn render_val(&mut self, v: &Val, out: &mut String) {
-        match v {
-            Val::Null => out.push('n'),
-            Val::Uint(x) => {
-                let _ = write!(out, "u{x}");
-            }
-            Val::Int(x) => {
-                let _ = write!(out, "i{x}");
-            }
-            Val::Float(bits) => {
-                let _ = write!(out, "f{bits:x}");
-            }
-            Val::Bytes(blob) => {
-                let h = if blob.len > 4096 {
-                    *self
-                        .blob_hashes
-                        .entry(*blob)
-                        .or_insert_with(|| hash_bytes(&blob_bytes(blob.seed, blob.len)))
-                } else {
-                    hash_bytes(&blob_bytes(blob.seed, blob.len))
-                };
-                render_bytes(out, blob.len, h, blob.tag);
-            }
-            Val::Map(m) => self.render_tree(m, out),
-            Val::List(l) | Val::Linked(l) => {
-                out.push_str(if matches!(v, Val::List(_)) { "[" } else { "L[" });
-                for item in l.iter() {
-                    self.render_val(item, out);
-                    out.push(',');
-                }
-                out.push(']');
-            }
-            Val::Set(s) => {
-                let members: Vec<Vec<u8>> = s.iter().cloned().collect();
-                render_set(out, Some(members.len() as u64), &members);
-            }
-        }
-    }
-}
-
-// ------------------------------------------------------------------ rendering
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn show(b: &[u8]) -> String {
-    format!("\"{}\"", b.escape_ascii())
-}
-
-fn render_bytes(out: &mut String, len: usize, hash: u64, tag: Option<[u8; 2]>) {
-    let _ = write!(out, "b{len}:{hash:016x}");
-    if let Some(t) = tag {
-        let _ = write!(out, "/t{}", hex(&t));
-    }
-}
-
-/// `entries` sorted by key.
-fn render_map(out: &mut String, count: Option<u64>, entries: &[(Vec<u8>, String)]) {
-    out.push('{');
-    if let Some(c) = count {
-        let _ = write!(out, "#{c} ");
-    }
-    for (k, v) in entries {
-        let _ = write!(out, "{}={v};", show(k));
-    }
-    out.push('}');
-}
-
-/// `members` sorted.
-fn render_set(out: &mut String, count: Option<u64>, members: &[Vec<u8>]) {
-    out.push_str("S{");
-    if let Some(c) = count {
-        let _ = write!(out, "#{c} ");
-    }
-    for m in members {
-        let _ = write!(out, "{};", show(m));
-    }
-    out.push('}');
-}
-
-fn counted(kind: Tag) -> bool {
-    matches!(kind, Tag::CountedHashMap | Tag::CountedHashSet)
-}
-
-/// The canonical rendering of what a cursor points at in the database: the
-/// same text as the model's for the same content. Lists are also read item
-/// by item by index, and must agree with their iteration.
-fn render_db(c: &Cursor<'_>, out: &mut String) -> Result<(), String> {
-    let e = |e: Error| format!("reading at {:?}: {e} ({e:?})", c.position());
-    match c.value().map_err(e)? {
-        ValueRef::SortedMap(_) | ValueRef::SortedSet(_) => {
-            return Err("a sorted collection, which this model never writes".into())
-        }
-        ValueRef::Null => out.push('n'),
-        ValueRef::Uint(x) => {
-            let _ = write!(out, "u{x}");
-        }
-        ValueRef::Int(x) => {
-            let _ = write!(out, "i{x}");
-        }
-        ValueRef::Float(x) => {
-            let _ = write!(out, "f{:x}", x.to_bits());
-        }
-        ValueRef::Bytes { data, format_tag } => {
-            render_bytes(out, data.len(), hash_bytes(&data), format_tag);
-        }
-        ValueRef::Map(m) => {
-            let count = counted(m.kind())
-                .then(|| m.count())
-                .transpose()
-                .map_err(e)?;
-            let mut entries = Vec::new();
-            for entry in m.iter() {
-                let entry = entry.map_err(e)?;
-                let key = entry.key().and_then(|k| k.as_bytes()).map_err(e)?;
-                let value = entry.value().map_err(e)?;
-                // iteration and lookup by key agree
-                let found = m.get(&key).map_err(e)?.map(|c| c.slot());
-                if found != Some(value.slot()) {
-                    return Err(format!(
-                        "map at {:?}: key {} iterates to {:?}, get finds {found:?}",
-                        c.position(),
-                        show(&key),
-                        value.slot()
-                    ));
-                }
-                let mut s = String::new();
-                render_db(&value, &mut s)?;
-                entries.push((key.into_owned(), s));
-            }
-            entries.sort();
-            render_map(out, count, &entries);
-        }
-        ValueRef::Set(s) => {
-            let count = counted(s.kind())
-                .then(|| s.count())
-                .transpose()
-                .map_err(e)?;
-            let mut members = Vec::new();
-            for entry in s.iter() {
-                let entry = entry.map_err(e)?;
-                let key = entry.key().and_then(|k| k.as_bytes()).map_err(e)?;
-                if !s.contains(&key).map_err(e)? {
-                    return Err(format!(
-                        "set at {:?}: member {} iterates but is not found",
-                        c.position(),
-                        show(&key)
-                    ));
-                }
-                members.push(key.into_owned());
-            }
-            members.sort();
-            render_set(out, count, &members);
-        }
-        ValueRef::List(l) => {
-            out.push('[');
-            render_items(out, l.len(), l.iter(), |k| l.get(k))?;
-            out.push(']');
-        }
-        ValueRef::LinkedList(l) => {
-            out.push_str("L[");
-            render_items(out, l.len(), l.iter(), |k| l.get(k))?;
-            out.push(']');
-        }
-    }
-    Ok(())
-}
-
-fn render_items<'r>(
-    out: &mut String,
-    len: u64,
-    items: impl Iterator<Item = xitdb::Result<Cursor<'r>>>,
-    get: impl Fn(i64) -> xitdb::Result<Option<Cursor<'r>>>,
-) -> Result<(), String> {
-    let mut n = 0u64;
-    for item in items {
-        let item = item.map_err(|e| format!("list item {n}: {e:?}"))?;
-        let mut by_iter = String::new();
-        render_db(&item, &mut by_iter)?;
-        let by_index = get(n as i64)
-            .map_err(|e| format!("list get({n}): {e:?}"))?
-            .ok_or_else(|| format!("list get({n}) of {len} items: none"))?;
-        let mut s = String::new();
-        render_db(&by_index, &mut s)?;
-        if s != by_iter {
-            return Err(format!(
-                "list item {n} of {len}: iteration reads {by_iter}, get({n}) reads {s}"
-            ));
-        }
-        out.push_str(&by_iter);
-        out.push(',');
-        n += 1;
-    }
-    if n != len {
-        return Err(format!("a list of len {len} iterates {n} items"));
-    }
-    Ok(())
-}
-
-fn digest(rendering: &str) -> u64 {
-    hash_bytes(rendering.as_bytes())
-}
-
-/// Where two renderings first differ, with some context.
-fn first_difference(want: &str, got: &str) -> String {
-    let at = want
-        .bytes()
-        .zip(got.bytes())
-        .position(|(a, b)| a != b)
-        .unwrap_or(want.len().min(got.len()));
-    let ctx = |s: &str| {
-        // renderings are ASCII
-        let lo = at.saturating_sub(120);
-        let hi = (at + 120).min(s.len());
-        s.get(lo..hi).unwrap_or("").to_string()
-    };
-    format!(
-        "first difference at char {at} (model {} chars, database {} chars)\n  model:    …{}…\n  database: …{}…",
-        want.len(),
-        got.len(),
-        ctx(want),
-        ctx(got)
-    )
 }
 
 /// Checks moment `i` of `db` against the model (and the digest the child
-/// reported for it, if any); returns the digest.
+/// reported for it, if any); returns the digest of what it reads.
 fn check_moment<S: Storage>(
     db: &Database<S>,
-    hist: &mut History,
+    hist: &History,
     i: u64,
     reported: Option<u64>,
 ) -> Result<u64, String> {
     let c = db
         .moment(i as i64)
         .map_err(|e| format!("moment {i}: {e} ({e:?})"))?;
-    let mut got = String::new();
-    render_db(&c, &mut got).map_err(|e| format!("moment {i}: {e}"))?;
-    let want = hist.render(i);
-    if got != want {
-        return Err(format!(
-            "CORRUPT MOMENT: moment {i} differs from the model: {}",
-            first_difference(&want, &got)
-        ));
-    }
+    let path = format!("moment {i}");
+    let map = c.as_map().map_err(|e| format!("{path}: {e} ({e:?})"))?;
+    Checker::of(db)
+        .map(&map, false, &hist.states[i as usize], &path)
+        .map_err(|e| format!("CORRUPT MOMENT: moment {i} differs from the model: {e}"))?;
+    let got = read(&c).map_err(|e| format!("{path}: reading it back: {e} ({e:?})"))?;
     let d = digest(&got);
     if let Some(r) = reported {
         if r != d {
@@ -912,7 +545,7 @@ fn parse_durability(s: &str) -> Option<Durability> {
 }
 
 /// `Database::open`, retried while a dead writer's lock is being released.
-fn open_writable(path: &Path) -> Result<Database<xitdb::storage::FileStorage>, String> {
+fn open_writable(path: &Path) -> Result<Database<FileStorage>, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match Database::open(path) {
@@ -924,89 +557,23 @@ fn open_writable(path: &Path) -> Result<Database<xitdb::storage::FileStorage>, S
     }
 }
 
-fn apply_db(root: &mut MapMut<'_>, op: &Op) -> Result<(), Error> {
-    fn with<T>(v: &Val, f: impl FnOnce(Value<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        match v {
-            Val::Null => f(Value::Null),
-            Val::Uint(x) => f(Value::Uint(*x)),
-            Val::Int(x) => f(Value::Int(*x)),
-            Val::Float(bits) => f(Value::Float(f64::from_bits(*bits))),
-            Val::Bytes(b) => f(Value::Bytes(&blob_bytes(b.seed, b.len), b.tag)),
-            _ => Err(Error::InvalidArgument("not a scalar")),
-        }
-    }
-    match op {
-        Op::Put(k, v) => with(v, |x| root.put(k, x)),
-        Op::Remove(k) => root.remove(k).map(drop),
-        Op::MapPut(m, k, v) => {
-            let mut map = root.entry(MAPS[*m])?.hash_map()?;
-            with(v, |x| map.put(k, x))
-        }
-        Op::MapRemove(m, k) => root.entry(MAPS[*m])?.hash_map()?.remove(k).map(drop),
-        Op::SubPut(m, s, k, v) => {
-            let map = root.entry(MAPS[*m])?.hash_map()?;
-            let mut sub = map.into_entry(SUBS[*s])?.hash_map()?;
-            with(v, |x| sub.put(k, x))
-        }
-        Op::SubRemove(m, s, k) => {
-            let map = root.entry(MAPS[*m])?.hash_map()?;
-            map.into_entry(SUBS[*s])?.hash_map()?.remove(k).map(drop)
-        }
-        Op::ListAppend(v) => {
-            let mut l = root.entry(LIST)?.array_list()?;
-            with(v, |x| l.append(x))
-        }
-        Op::ListPut(i, v) => {
-            let mut l = root.entry(LIST)?.array_list()?;
-            with(v, |x| l.put(*i, x))
-        }
-        Op::ListTruncate(n) => root.entry(LIST)?.array_list()?.truncate(*n),
-        Op::LinkedAppend(v) => {
-            let mut l = root.entry(LINKED)?.linked_array_list()?;
-            with(v, |x| l.append(x))
-        }
-        Op::LinkedInsert(i, v) => {
-            let mut l = root.entry(LINKED)?.linked_array_list()?;
-            with(v, |x| l.insert(*i, x))
-        }
-        Op::LinkedRemove(i) => root.entry(LINKED)?.linked_array_list()?.remove(*i),
-        Op::LinkedSlice(off, n) => root.entry(LINKED)?.linked_array_list()?.slice(*off, *n),
-        Op::SetInsert(m) => root.entry(SET)?.counted_hash_set()?.insert(m).map(drop),
-        Op::SetRemove(m) => root.entry(SET)?.counted_hash_set()?.remove(m).map(drop),
-        Op::Stream(k, blob, chunks) => {
-            let data = blob_bytes(blob.seed, blob.len);
-            let mut w = root.entry(k)?.writer()?;
-            let mut r = Rng(*chunks);
-            let mut pos = 0;
-            while pos < data.len() {
-                let n = (r.range(1, 300_000) as usize).min(data.len() - pos);
-                w.write_all(&data[pos..pos + n])?;
-                pos += n;
-            }
-            if !data.is_empty() && r.chance(1, 2) {
-                // go back and write part of it again (the same bytes)
-                let at = r.below(data.len() as u64) as usize;
-                let n = (r.range(1, 100_000) as usize).min(data.len() - at);
-                w.seek(SeekFrom::Start(at as u64))?;
-                w.write_all(&data[at..at + n])?;
-            }
-            w.finish(blob.tag)
-        }
-    }
-}
-
+/// Runs `ops` in one transaction, applying each to the database and to the
+/// model of the moment before (`prev`) and comparing; `fail` aborts it.
 fn run_ops(
-    db: &mut Database<xitdb::storage::FileStorage>,
+    db: &mut Database<FileStorage>,
+    chk: &Checker,
+    prev: Option<&Model>,
     ops: &[Op],
     fail: bool,
-) -> xitdb::Result<()> {
+) -> Result<(), Fail> {
+    let mut m = prev.cloned().unwrap_or_default();
     db.transact(|tx| {
-        let mut root = tx.root_map()?;
-        for op in ops {
-            apply_db(&mut root, op)?;
+        for (k, op) in ops.iter().enumerate() {
+            apply(tx, &mut m, op, &[], chk)
+                .map_err(|e| e.context(format_args!("op {k} {op:?}")))?;
         }
         if fail {
-            Err(Error::InvalidArgument("deliberate failure"))
+            Err(Fail::Deliberate)
         } else {
             Ok(())
         }
@@ -1018,13 +585,14 @@ fn child_run(seed: u64, durability: Durability, path: &Path) -> Result<(), Strin
     say(format_args!("opening ."));
     let mut db = open_writable(path)?;
     db.set_durability(durability);
+    let chk = Checker::of(&db);
     let mut hist = History::new(seed);
     let n = db
         .moment_count()
         .map_err(|e| format!("moment_count: {e:?}"))?;
     hist.extend_to(n);
     if n > 0 {
-        check_moment(&db, &mut hist, n - 1, None).map_err(|e| format!("after open: {e}"))?;
+        check_moment(&db, &hist, n - 1, None).map_err(|e| format!("after open: {e}"))?;
     }
     // what the recovery in `Database::open` left behind
     let stale = stale_history_link(path)?.is_some();
@@ -1038,8 +606,8 @@ fn child_run(seed: u64, durability: Durability, path: &Path) -> Result<(), Strin
         if let Some((kind, ops)) = failing(seed, i, hist.states.last()) {
             say(format_args!("begin {i} {kind} ."));
             let len = db.len();
-            match run_ops(&mut db, &ops, true) {
-                Err(Error::InvalidArgument("deliberate failure")) => {}
+            match run_ops(&mut db, &chk, hist.states.last(), &ops, true) {
+                Err(Fail::Deliberate) => {}
                 other => return Err(format!("moment {i}: a failing transaction gave {other:?}")),
             }
             let count = db.moment_count().map_err(|x| e("moment_count", x))?;
@@ -1054,7 +622,8 @@ fn child_run(seed: u64, durability: Durability, path: &Path) -> Result<(), Strin
         match step {
             Step::Ops(kind, ops) => {
                 say(format_args!("begin {i} {kind} ."));
-                run_ops(&mut db, &ops, false).map_err(|x| e("transaction", x))?;
+                run_ops(&mut db, &chk, hist.states.last(), &ops, false)
+                    .map_err(|x| format!("moment {i}: transaction: {x}"))?;
             }
             Step::Revert(j) => {
                 say(format_args!("begin {i} revert ."));
@@ -1067,7 +636,7 @@ fn child_run(seed: u64, durability: Durability, path: &Path) -> Result<(), Strin
             return Err(format!("after commit {i}: {count} moments"));
         }
         say(format_args!("committed {i} ."));
-        let d = check_moment(&db, &mut hist, i, None)?;
+        let d = check_moment(&db, &hist, i, None)?;
         say(format_args!("digest {i} {d:016x} ."));
     }
 }
@@ -1598,7 +1167,7 @@ impl Torture {
         }
         for i in which {
             let rep = self.digests.get(i as usize).copied().flatten();
-            check_moment(&ro, &mut self.hist, i, rep)?;
+            check_moment(&ro, &self.hist, i, rep)?;
             stats.moment_checks += 1;
         }
         self.run_verify(&ro, stats)?;
@@ -1617,7 +1186,7 @@ impl Torture {
             }
             if n > 0 {
                 let rep = self.digests.get(n as usize - 1).copied().flatten();
-                check_moment(&db, &mut self.hist, n - 1, rep)?;
+                check_moment(&db, &self.hist, n - 1, rep)?;
                 stats.moment_checks += 1;
             }
             self.run_verify(&db, stats)?;
@@ -1653,7 +1222,7 @@ impl Torture {
         }
         for i in 0..n {
             let rep = self.digests.get(i as usize).copied().flatten();
-            check_moment(&ro, &mut self.hist, i, rep)?;
+            check_moment(&ro, &self.hist, i, rep)?;
             stats.moment_checks += 1;
         }
         self.run_verify(&ro, stats)?;

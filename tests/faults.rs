@@ -1,31 +1,12 @@
-//! Fault injection: a storage wrapper that fails on demand, and sweeps that
-//! put a fault at every position of a transaction.
+//! Fault injection: sweeps that put a fault at every position of a
+//! transaction, through the test kit's storage wrapper that fails on demand
+//! (`common::storage::FaultyStorage`).
 //!
-//! `FaultyStorage<S>` forwards every call to an inner storage (memory or
-//! file) and consults a shared `Plan` (`Arc<Mutex<_>>`) that the test arms
-//! after the database took ownership of the storage. A fault fires at the
-//! k-th mutating call of one kind (append, write_at, truncate, flush, sync)
-//! or of any kind, counted from when it was armed, and is one of:
-//!
-//! * a **short write**: part of an append or in-place write reaches the inner
-//!   storage, then the call fails (ENOSPC);
-//! * **ENOSPC** (`from_raw_os_error(28)`): the call fails and does nothing;
-//! * a **failing fsync**: `sync` fails (EIO), after flushing or not;
-//! * a **crash**: the call is torn at a random byte and the machine dies. The
-//!   wrapper records the bytes that would be on disk at that instant and
-//!   fails every later call; the test opens a *new* database over them.
-//!
-//! After firing, a fault either stops (the rollback then runs cleanly), or
-//! keeps failing every mutating call, or every call of one kind, until
-//! cleared: that is how the rollback itself is made to fail.
-//!
-//! What is on disk after a crash. Memory inner: every call made before the
-//! crash, plus the torn part of the crashing one. File inner: the file's
-//! content at that instant (appends still in `FileStorage`'s user-space
-//! buffer die with the process), plus the torn part of the crashing call
-//! where it reaches the file (an in-place write, or a flush). In both, the
-//! operating system's page cache is **not** simulated: whatever was handed
-//! to the OS counts as on disk, whatever the `Durability`. So with
+//! The wrapper's faults (short writes, ENOSPC, failing fsyncs, crashes that
+//! tear a call and record what would be on disk), what keeps failing after
+//! one fired, and what a crash image holds are described in that module.
+//! The operating system's page cache is **not** simulated: whatever was
+//! handed to the OS counts as on disk, whatever the `Durability`. So with
 //! `Durability::None` the crash image equals what was written, which is what
 //! a process crash leaves, not what a power loss leaves. A separate
 //! power-loss model (`power_loss`, memory inner) keeps only the bytes synced
@@ -75,17 +56,20 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use xitdb::storage::{FileStorage, MemoryStorage, SharedBytes, Storage};
+use xitdb::storage::{FileStorage, MemoryStorage, Storage};
 use xitdb::{Database, Durability, Error, MapMut, MapView, Options};
 
-/// Where the history header (or a root map's root) starts.
-const DATABASE_START: u64 = 12;
+#[allow(dead_code)]
+mod common;
+use common::rng::Rng;
+use common::storage::{
+    lock, overwrite, After, Call, CallKind, Ctl, Fault, FaultKind, FaultyStorage, Hit, Pending,
+    DATABASE_START,
+};
 
 /// Known bug (see `bug_transaction_after_failed_rollback_uses_stale_header`):
 /// after the rollback of a database's first commit failed, the next
@@ -94,554 +78,6 @@ const DATABASE_START: u64 = 12;
 const TOLERATE_HEAL_HEADER_BUG: bool = false;
 
 const MODES: [Durability; 3] = [Durability::Full, Durability::HeaderOnly, Durability::None];
-
-// ====================================================================== the plan
-
-/// A mutating storage call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    Append,
-    WriteAt,
-    Truncate,
-    Flush,
-    Sync,
-}
-
-/// What a fault does when it fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// Part of the bytes reach the inner storage (appends and in-place
-    /// writes; other calls do nothing), then an I/O error.
-    Short,
-    /// ENOSPC; nothing is done.
-    NoSpace,
-    /// `sync` fails with EIO, after flushing when `flushed` (other calls: ENOSPC).
-    SyncFails { flushed: bool },
-    /// The machine crashes during the call: see [`FaultyStorage::crash_image`].
-    Crash,
-}
-
-/// What keeps failing after the fault fired (until the plan is cleared).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum After {
-    /// Nothing: the fault fires once.
-    Nothing,
-    /// Every mutating call.
-    Everything,
-    /// Every call of this kind.
-    Only(Op),
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Fault {
-    /// Which calls are counted (`None`: every mutating call).
-    op: Option<Op>,
-    /// The fault fires at the k-th counted call (from 0) since it was armed.
-    k: u64,
-    kind: Kind,
-    after: After,
-    /// Chooses the cut of a short or torn write; 0 cuts at 0 bytes (a crash
-    /// just before the call).
-    seed: u64,
-    /// Forces the cut (bytes kept) instead.
-    cut: Option<u64>,
-}
-
-/// One mutating call as the database made it (`pos` is the new length for
-/// a truncate, the end of the storage for an append).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Call {
-    op: Op,
-    pos: u64,
-    len: u64,
-}
-
-/// Where a fault fired: the index of the call among those since arming,
-/// and how many bytes of it were kept.
-#[derive(Clone, Copy, Debug)]
-struct Hit {
-    index: usize,
-    call: Call,
-    cut: u64,
-}
-
-/// A write not yet made durable by a `sync` (for the power-loss model).
-#[derive(Clone, Debug)]
-enum Pending {
-    Write(u64, Vec<u8>),
-    Truncate(u64),
-}
-
-/// The control handle shared by the test and the storage.
-#[derive(Default)]
-struct Plan {
-    fault: Option<Fault>,
-    /// Counted calls seen since arming.
-    counted: u64,
-    /// Every mutating call since arming.
-    calls: Vec<Call>,
-    hit: Option<Hit>,
-    /// Calls that keep failing after the fault fired.
-    failing: Option<After>,
-    crashed: bool,
-    /// The on-disk bytes recorded at the crash.
-    image: Option<Vec<u8>>,
-    /// The file behind a `FileStorage` inner (to read what reached it).
-    disk: Option<PathBuf>,
-    /// Writes to the headers (offset 0 and 12, inside the first disk
-    /// sector) are never torn, as on a disk that writes sectors atomically:
-    /// a crash keeps all or none of them, and a short write that is never
-    /// rolled back keeps none. The tests that tear them byte by byte
-    /// (`torn_*`) turn this off.
-    atomic_header: bool,
-    /// The operation rolls back a failed write (transactions do;
-    /// `truncate_history` does not), for `atomic_header`.
-    rolls_back: bool,
-    /// Power-loss model: the bytes as of the last successful sync, and the
-    /// writes since. Kept only when `track_sync`.
-    track_sync: bool,
-    synced: Vec<u8>,
-    pending: Vec<Pending>,
-    /// At a crash: the synced bytes and the writes pending then.
-    power: Option<(Vec<u8>, Vec<Pending>)>,
-    /// The storage's bytes when it was dropped (kept when `keep_on_drop`),
-    /// for a storage that a failed `open_storage` consumed.
-    keep_on_drop: bool,
-    dropped: Option<Vec<u8>>,
-}
-
-type Ctl = Arc<Mutex<Plan>>;
-
-fn lock(ctl: &Ctl) -> MutexGuard<'_, Plan> {
-    ctl.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Plan {
-    /// Arms a fault (or none) and forgets earlier calls and hits.
-    fn arm(&mut self, fault: Option<Fault>) {
-        self.fault = fault;
-        self.counted = 0;
-        self.calls.clear();
-        self.hit = None;
-        self.failing = None;
-    }
-
-    /// Stops every fault (a crash stays a crash).
-    fn clear(&mut self) {
-        self.fault = None;
-        self.failing = None;
-    }
-}
-
-fn no_space() -> Error {
-    io::Error::from_raw_os_error(28).into()
-}
-
-fn eio() -> Error {
-    io::Error::from_raw_os_error(5).into()
-}
-
-fn dead() -> Error {
-    io::Error::other("the machine crashed").into()
-}
-
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-}
-
-// ============================================================== the storage
-
-/// A storage that forwards to `inner` and fails as its plan says.
-struct FaultyStorage<S: Storage> {
-    /// Always `Some` but while `into_inner` hands it out.
-    inner: Option<S>,
-    plan: Ctl,
-    /// Bytes known to have reached the file (a file backend's length at its
-    /// last flush); past them the file holds only zeros written ahead.
-    flushed: u64,
-}
-
-impl<S: Storage> FaultyStorage<S> {
-    fn new(inner: S, plan: Ctl) -> Self {
-        let flushed = inner.len();
-        FaultyStorage {
-            inner: Some(inner),
-            plan,
-            flushed,
-        }
-    }
-
-    fn into_inner(mut self) -> S {
-        self.inner.take().expect("the inner storage")
-    }
-
-    fn inner(&self) -> &S {
-        self.inner.as_ref().expect("the inner storage")
-    }
-
-    fn inner_mut(&mut self) -> &mut S {
-        self.inner.as_mut().expect("the inner storage")
-    }
-
-    /// Every byte of the inner storage, buffered ones included.
-    fn logical(&self) -> Vec<u8> {
-        let mut v = vec![0u8; self.inner().len() as usize];
-        self.inner()
-            .read_at(0, &mut v)
-            .expect("the inner storage reads back its own bytes");
-        v
-    }
-
-    fn forward(&mut self, call: Call, data: &[u8]) -> xitdb::Result<()> {
-        let r = match call.op {
-            Op::Append => self.inner_mut().append(data),
-            Op::WriteAt => self.inner_mut().write_at(call.pos, data),
-            Op::Truncate => self.inner_mut().truncate(call.pos),
-            Op::Flush => self.inner_mut().flush(),
-            Op::Sync => self.inner_mut().sync(),
-        };
-        match call.op {
-            Op::Flush | Op::Sync if r.is_ok() => self.flushed = self.inner().len(),
-            Op::Truncate => self.flushed = self.flushed.min(call.pos),
-            _ => {}
-        }
-        r
-    }
-
-    /// Runs one mutating call through the plan.
-    fn call(&mut self, call: Call, data: &[u8]) -> xitdb::Result<()> {
-        let ctl = self.plan.clone();
-        let mut plan = lock(&ctl);
-        if plan.crashed {
-            return Err(dead());
-        }
-        let index = plan.calls.len();
-        plan.calls.push(call);
-        match plan.failing {
-            Some(After::Everything) => return Err(no_space()),
-            Some(After::Only(op)) if op == call.op => return Err(no_space()),
-            _ => {}
-        }
-        let fires = match plan.fault {
-            Some(f) if f.op.is_none_or(|op| op == call.op) => {
-                plan.counted += 1;
-                plan.counted - 1 == f.k
-            }
-            _ => false,
-        };
-        if !fires {
-            let done = self.forward(call, data);
-            if plan.track_sync && done.is_ok() {
-                self.track(&mut plan, call, data);
-            }
-            return done;
-        }
-        let Some(f) = plan.fault.take() else {
-            return Err(no_space());
-        };
-        if f.after != After::Nothing {
-            plan.failing = Some(f.after);
-        }
-        let mut rng = Rng(f.seed);
-        match f.kind {
-            Kind::NoSpace => {
-                plan.hit = Some(Hit {
-                    index,
-                    call,
-                    cut: 0,
-                });
-                Err(no_space())
-            }
-            Kind::Short => {
-                let n = data.len() as u64;
-                let cut = match f.cut {
-                    Some(c) => c.min(n.saturating_sub(1)),
-                    None if plan.atomic_header
-                        && call.pos <= DATABASE_START
-                        && (f.after != After::Nothing || !plan.rolls_back) =>
-                    {
-                        0
-                    }
-                    None => rng.below(n),
-                } as usize;
-                plan.hit = Some(Hit {
-                    index,
-                    call,
-                    cut: cut as u64,
-                });
-                let part = data.get(..cut).unwrap_or(&[]);
-                match call.op {
-                    Op::Append | Op::WriteAt => self.forward(call, part)?,
-                    _ => {}
-                }
-                Err(no_space())
-            }
-            Kind::SyncFails { flushed } if call.op == Op::Sync => {
-                plan.hit = Some(Hit {
-                    index,
-                    call,
-                    cut: 0,
-                });
-                if flushed {
-                    self.inner_mut().flush()?;
-                }
-                Err(eio())
-            }
-            Kind::SyncFails { .. } => {
-                plan.hit = Some(Hit {
-                    index,
-                    call,
-                    cut: 0,
-                });
-                Err(no_space())
-            }
-            Kind::Crash => {
-                let atomic =
-                    plan.atomic_header && call.op == Op::WriteAt && call.pos <= DATABASE_START;
-                let (image, cut) = self.crash_image(call, data, plan.disk.as_deref(), f, atomic);
-                plan.hit = Some(Hit { index, call, cut });
-                plan.crashed = true;
-                plan.image = Some(image);
-                if plan.track_sync {
-                    let mut pending = std::mem::take(&mut plan.pending);
-                    match call.op {
-                        Op::Append | Op::WriteAt => {
-                            let part = data.get(..cut as usize).unwrap_or(&[]);
-                            pending.push(Pending::Write(call.pos, part.to_vec()));
-                        }
-                        Op::Truncate if cut > 0 => pending.push(Pending::Truncate(call.pos)),
-                        _ => {}
-                    }
-                    plan.power = Some((std::mem::take(&mut plan.synced), pending));
-                }
-                Err(dead())
-            }
-        }
-    }
-
-    /// Power-loss model: what a successful call leaves pending or durable.
-    fn track(&self, plan: &mut Plan, call: Call, data: &[u8]) {
-        match call.op {
-            Op::Append | Op::WriteAt => plan.pending.push(Pending::Write(call.pos, data.to_vec())),
-            Op::Truncate => plan.pending.push(Pending::Truncate(call.pos)),
-            Op::Flush => {}
-            Op::Sync => {
-                plan.synced = self.logical();
-                plan.pending.clear();
-            }
-        }
-    }
-
-    /// The bytes on disk when the machine dies during `call`, and how many
-    /// bytes of the call got there (the forced cut, or a random one when the
-    /// seed is not 0, else none; for a truncate, 1 if it happened). See the module comment for the model.
-    fn crash_image(
-        &self,
-        call: Call,
-        data: &[u8],
-        disk: Option<&Path>,
-        f: Fault,
-        atomic: bool,
-    ) -> (Vec<u8>, u64) {
-        let mut rng = Rng(f.seed);
-        let mut cut = |n: u64| match f.cut {
-            Some(c) => c.min(n),
-            None if f.seed == 0 => 0,
-            None if atomic => n,
-            None => rng.below(n + 1),
-        };
-        let logical = self.logical();
-        let Some(path) = disk else {
-            let mut img = logical;
-            let kept = match call.op {
-                Op::Append | Op::WriteAt => {
-                    let c = cut(data.len() as u64);
-                    put(&mut img, call.pos, data.get(..c as usize).unwrap_or(&[]));
-                    c
-                }
-                Op::Truncate => {
-                    let c = cut(1);
-                    if c == 1 {
-                        img.resize(call.pos as usize, 0);
-                    }
-                    c
-                }
-                Op::Flush | Op::Sync => 0,
-            };
-            return (img, kept);
-        };
-        let mut img = std::fs::read(path).expect("read the file behind the storage");
-        // Past the flushed bytes a synced file holds zeros written ahead;
-        // they stay on the disk unless the faulted call cuts the file.
-        let mut physical = img.len();
-        let ahead = img.split_off((self.flushed as usize).min(img.len()));
-        assert!(
-            ahead.iter().all(|&b| b == 0),
-            "only zeros past the flushed bytes"
-        );
-        assert!(
-            logical.starts_with(&img),
-            "the file holds a prefix of the storage's bytes"
-        );
-        let kept = match call.op {
-            // The append lands in FileStorage's buffer, which dies with the process.
-            Op::Append => 0,
-            Op::WriteAt => {
-                let c = cut(data.len() as u64);
-                let on_file = (img.len() as u64).saturating_sub(call.pos).min(c);
-                put(
-                    &mut img,
-                    call.pos,
-                    data.get(..on_file as usize).unwrap_or(&[]),
-                );
-                c
-            }
-            Op::Truncate => {
-                let c = cut(1);
-                if c == 1 {
-                    physical = physical.min(call.pos as usize);
-                    if (call.pos as usize) < img.len() {
-                        img.truncate(call.pos as usize);
-                    }
-                }
-                c
-            }
-            // A flush torn part way: a prefix of the buffered bytes reached the file.
-            Op::Flush | Op::Sync => {
-                let tail = logical.get(img.len()..).unwrap_or(&[]).to_vec();
-                let c = cut(tail.len() as u64);
-                img.extend_from_slice(tail.get(..c as usize).unwrap_or(&[]));
-                c
-            }
-        };
-        if img.len() < physical {
-            img.resize(physical, 0);
-        }
-        (img, kept)
-    }
-}
-
-/// Writes `data` at `pos`, growing `img` with zeros as needed.
-fn put(img: &mut Vec<u8>, pos: u64, data: &[u8]) {
-    let end = pos as usize + data.len();
-    if img.len() < end {
-        img.resize(end, 0);
-    }
-    img[pos as usize..end].copy_from_slice(data);
-}
-
-impl<S: Storage> Drop for FaultyStorage<S> {
-    fn drop(&mut self) {
-        let ctl = self.plan.clone();
-        let mut plan = lock(&ctl);
-        if plan.keep_on_drop && self.inner.is_some() {
-            plan.dropped = Some(self.logical());
-        }
-    }
-}
-
-impl<S: Storage> Storage for FaultyStorage<S> {
-    fn len(&self) -> u64 {
-        self.inner().len()
-    }
-
-    fn direct(&self) -> &[u8] {
-        // After a crash every read goes through `read_at`, which fails.
-        if lock(&self.plan).crashed {
-            &[]
-        } else {
-            self.inner().direct()
-        }
-    }
-
-    fn read_at(&self, pos: u64, buf: &mut [u8]) -> xitdb::Result<()> {
-        if lock(&self.plan).crashed {
-            return Err(dead());
-        }
-        self.inner().read_at(pos, buf)
-    }
-
-    fn append(&mut self, data: &[u8]) -> xitdb::Result<()> {
-        let call = Call {
-            op: Op::Append,
-            pos: self.inner().len(),
-            len: data.len() as u64,
-        };
-        self.call(call, data)
-    }
-
-    fn write_at(&mut self, pos: u64, data: &[u8]) -> xitdb::Result<()> {
-        let call = Call {
-            op: Op::WriteAt,
-            pos,
-            len: data.len() as u64,
-        };
-        self.call(call, data)
-    }
-
-    fn truncate(&mut self, len: u64) -> xitdb::Result<()> {
-        let call = Call {
-            op: Op::Truncate,
-            pos: len,
-            len: 0,
-        };
-        self.call(call, &[])
-    }
-
-    fn flush(&mut self) -> xitdb::Result<()> {
-        let call = Call {
-            op: Op::Flush,
-            pos: 0,
-            len: 0,
-        };
-        self.call(call, &[])
-    }
-
-    fn sync(&mut self) -> xitdb::Result<()> {
-        let call = Call {
-            op: Op::Sync,
-            pos: 0,
-            len: 0,
-        };
-        self.call(call, &[])
-    }
-
-    fn is_writable(&self) -> bool {
-        self.inner().is_writable()
-    }
-
-    fn refresh(&mut self) -> xitdb::Result<()> {
-        if lock(&self.plan).crashed {
-            return Err(dead());
-        }
-        self.inner_mut().refresh()
-    }
-
-    fn share(&self, len: u64) -> xitdb::Result<SharedBytes> {
-        if lock(&self.plan).crashed {
-            return Err(dead());
-        }
-        self.inner().share(len)
-    }
-}
 
 // ============================================================== backends
 
@@ -925,7 +361,7 @@ fn prepare(sc: Scenario, mode: Durability) -> Prepared {
     run_work(&mut db, sc.work, step).expect("clean run");
     assert_eq!(read_state(&db, root).expect("read"), new, "{}", sc.name);
     let clean = lock(&ctl).calls.clone();
-    let header = |c: &Call| c.op == Op::WriteAt && c.pos <= DATABASE_START;
+    let header = |c: &Call| c.op == CallKind::WriteAt && c.pos <= DATABASE_START;
     let first_header = clean.iter().position(header);
     let publish = clean.iter().rposition(header);
     Prepared {
@@ -1109,7 +545,7 @@ fn run_one<B: Backend>(
         plan.disk = path.clone();
         plan.atomic_header = fault.cut.is_none();
         plan.rolls_back = !matches!(p.sc.work, Work::TruncateHistory(_));
-        plan.track_sync = fault.kind == Kind::Crash && path.is_none();
+        plan.track_sync = fault.kind == FaultKind::Crash && path.is_none();
     }
     let store = FaultyStorage::new(inner, ctl.clone());
     let mut db = Database::open_storage(store, opts(p.mode)).map_err(|e| format!("open: {e}"))?;
@@ -1143,7 +579,7 @@ fn run_one<B: Backend>(
     if result.is_ok() {
         return Err(format!("the fault at {hit:?} was swallowed: Ok returned"));
     }
-    if fault.kind == Kind::Crash {
+    if fault.kind == FaultKind::Crash {
         // The dead handle keeps answering with errors.
         let again = catch_unwind(AssertUnwindSafe(|| run_step(&mut db, root, 7777)));
         match again {
@@ -1325,7 +761,7 @@ fn torn_publish_table<B: Backend>(b: &B, p: &Prepared) -> Vec<(u64, String)> {
             let fault = Fault {
                 op: None,
                 k: k as u64,
-                kind: Kind::Crash,
+                kind: FaultKind::Crash,
                 after: After::Nothing,
                 seed: 0,
                 cut: Some(cut),
@@ -1414,7 +850,7 @@ fn power_loss<B: Backend>(
                 continue;
             }
             match w {
-                Pending::Write(pos, data) => put(&mut img, *pos, data),
+                Pending::Write(pos, data) => overwrite(&mut img, *pos, data),
                 Pending::Truncate(n) => img.resize(*n as usize, 0),
             }
         }
@@ -1440,8 +876,8 @@ fn power_loss<B: Backend>(
 /// How the sweeps of one kind are set up.
 #[derive(Clone, Copy, Debug)]
 struct Sweep {
-    op: Option<Op>,
-    kind: Kind,
+    op: Option<CallKind>,
+    kind: FaultKind,
     after: After,
 }
 
@@ -1553,34 +989,34 @@ fn all_scenarios() -> Vec<Scenario> {
 
 const SHORT_SWEEPS: [Sweep; 6] = [
     Sweep {
-        op: Some(Op::Append),
-        kind: Kind::Short,
+        op: Some(CallKind::Append),
+        kind: FaultKind::Short,
         after: After::Nothing,
     },
     Sweep {
-        op: Some(Op::WriteAt),
-        kind: Kind::Short,
+        op: Some(CallKind::WriteAt),
+        kind: FaultKind::Short,
         after: After::Nothing,
     },
     Sweep {
-        op: Some(Op::Append),
-        kind: Kind::Short,
+        op: Some(CallKind::Append),
+        kind: FaultKind::Short,
         after: After::Everything,
     },
     Sweep {
-        op: Some(Op::WriteAt),
-        kind: Kind::Short,
+        op: Some(CallKind::WriteAt),
+        kind: FaultKind::Short,
         after: After::Everything,
     },
     Sweep {
-        op: Some(Op::Append),
-        kind: Kind::Short,
-        after: After::Only(Op::Truncate),
+        op: Some(CallKind::Append),
+        kind: FaultKind::Short,
+        after: After::Only(CallKind::Truncate),
     },
     Sweep {
-        op: Some(Op::WriteAt),
-        kind: Kind::Short,
-        after: After::Only(Op::WriteAt),
+        op: Some(CallKind::WriteAt),
+        kind: FaultKind::Short,
+        after: After::Only(CallKind::WriteAt),
     },
 ];
 
@@ -1588,20 +1024,25 @@ fn no_space_sweeps() -> Vec<Sweep> {
     let mut v = Vec::new();
     // (A transaction that works never truncates: truncates fail in the
     // rollback sweeps below and in `faults_during_recovery`.)
-    for op in [Op::Append, Op::WriteAt, Op::Flush, Op::Sync] {
+    for op in [
+        CallKind::Append,
+        CallKind::WriteAt,
+        CallKind::Flush,
+        CallKind::Sync,
+    ] {
         for after in [After::Nothing, After::Everything] {
             v.push(Sweep {
                 op: Some(op),
-                kind: Kind::NoSpace,
+                kind: FaultKind::NoSpace,
                 after,
             });
         }
     }
     // Rollbacks that fail part way: the undo writes, the cut, the flush.
-    for then in [Op::WriteAt, Op::Truncate, Op::Flush] {
+    for then in [CallKind::WriteAt, CallKind::Truncate, CallKind::Flush] {
         v.push(Sweep {
             op: None,
-            kind: Kind::NoSpace,
+            kind: FaultKind::NoSpace,
             after: After::Only(then),
         });
     }
@@ -1611,10 +1052,14 @@ fn no_space_sweeps() -> Vec<Sweep> {
 fn sync_sweeps() -> Vec<Sweep> {
     let mut v = Vec::new();
     for flushed in [true, false] {
-        for after in [After::Nothing, After::Everything, After::Only(Op::Sync)] {
+        for after in [
+            After::Nothing,
+            After::Everything,
+            After::Only(CallKind::Sync),
+        ] {
             v.push(Sweep {
-                op: Some(Op::Sync),
-                kind: Kind::SyncFails { flushed },
+                op: Some(CallKind::Sync),
+                kind: FaultKind::SyncFails { flushed },
                 after,
             });
         }
@@ -1624,7 +1069,7 @@ fn sync_sweeps() -> Vec<Sweep> {
 
 const CRASH_SWEEP: [Sweep; 1] = [Sweep {
     op: None,
-    kind: Kind::Crash,
+    kind: FaultKind::Crash,
     after: After::Nothing,
 }];
 
@@ -1639,9 +1084,9 @@ fn faulty_storage_forwards_and_fails_on_demand() {
     let mut s = FaultyStorage::new(MemoryStorage::new(), ctl.clone());
     s.append(b"hello").unwrap();
     lock(&ctl).arm(Some(Fault {
-        op: Some(Op::Append),
+        op: Some(CallKind::Append),
         k: 1,
-        kind: Kind::Short,
+        kind: FaultKind::Short,
         after: After::Nothing,
         seed: 3,
         cut: None,
@@ -1655,9 +1100,9 @@ fn faulty_storage_forwards_and_fails_on_demand() {
     s.append(b"!").unwrap(); // one-shot
                              // ENOSPC on the first write_at, then every call fails until cleared
     lock(&ctl).arm(Some(Fault {
-        op: Some(Op::WriteAt),
+        op: Some(CallKind::WriteAt),
         k: 0,
-        kind: Kind::NoSpace,
+        kind: FaultKind::NoSpace,
         after: After::Everything,
         seed: 0,
         cut: None,
@@ -1673,9 +1118,9 @@ fn faulty_storage_forwards_and_fails_on_demand() {
     assert_eq!(s.logical(), b"hello");
     // fsync fails after flushing
     lock(&ctl).arm(Some(Fault {
-        op: Some(Op::Sync),
+        op: Some(CallKind::Sync),
         k: 0,
-        kind: Kind::SyncFails { flushed: true },
+        kind: FaultKind::SyncFails { flushed: true },
         after: After::Nothing,
         seed: 0,
         cut: None,
@@ -1688,7 +1133,7 @@ fn faulty_storage_forwards_and_fails_on_demand() {
     lock(&ctl).arm(Some(Fault {
         op: None,
         k: 0,
-        kind: Kind::Crash,
+        kind: FaultKind::Crash,
         after: After::Nothing,
         seed: 99,
         cut: None,
@@ -1715,7 +1160,7 @@ fn faulty_storage_forwards_and_fails_on_demand() {
     lock(&ctl).arm(Some(Fault {
         op: None,
         k: 1,
-        kind: Kind::Crash,
+        kind: FaultKind::Crash,
         after: After::Nothing,
         seed: 7,
         cut: None,
@@ -1831,7 +1276,7 @@ fn crash_images_before_commit(p: &Prepared) -> Vec<Vec<u8>> {
             lock(&ctl).arm(Some(Fault {
                 op: None,
                 k: k as u64,
-                kind: Kind::Crash,
+                kind: FaultKind::Crash,
                 after: After::Nothing,
                 seed: seed ^ k as u64,
                 cut: None,
@@ -1889,11 +1334,11 @@ fn faults_during_recovery() {
                 n
             };
             let kinds = [
-                (Kind::NoSpace, After::Nothing, 0),
-                (Kind::NoSpace, After::Everything, 0),
-                (Kind::Short, After::Nothing, 0x77),
-                (Kind::Crash, After::Nothing, 0),
-                (Kind::Crash, After::Nothing, 0x99),
+                (FaultKind::NoSpace, After::Nothing, 0),
+                (FaultKind::NoSpace, After::Everything, 0),
+                (FaultKind::Short, After::Nothing, 0x77),
+                (FaultKind::Crash, After::Nothing, 0),
+                (FaultKind::Crash, After::Nothing, 0x99),
             ];
             for k in 0..calls {
                 for (kind, after, seed) in kinds {
@@ -1969,12 +1414,12 @@ fn only_a_slot_differs(a: &[u8], b: &[u8]) -> bool {
 fn faults_while_creating_a_database() {
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     for (kind, after, seed) in [
-        (Kind::NoSpace, After::Nothing, 0),
-        (Kind::NoSpace, After::Everything, 0),
-        (Kind::Short, After::Nothing, 0x31),
-        (Kind::SyncFails { flushed: true }, After::Nothing, 0),
-        (Kind::Crash, After::Nothing, 0),
-        (Kind::Crash, After::Nothing, 0x32),
+        (FaultKind::NoSpace, After::Nothing, 0),
+        (FaultKind::NoSpace, After::Everything, 0),
+        (FaultKind::Short, After::Nothing, 0x31),
+        (FaultKind::SyncFails { flushed: true }, After::Nothing, 0),
+        (FaultKind::Crash, After::Nothing, 0),
+        (FaultKind::Crash, After::Nothing, 0x32),
     ] {
         for k in 0.. {
             let fault = Fault {
@@ -2024,9 +1469,9 @@ fn transaction_after_failed_rollback_of_the_first_commit_works() {
         // The first commit's final fsync fails, and so does every write
         // after it: the rollback cannot take back the header just written.
         lock(&ctl).arm(Some(Fault {
-            op: Some(Op::Sync),
+            op: Some(CallKind::Sync),
             k: 1,
-            kind: Kind::SyncFails { flushed: true },
+            kind: FaultKind::SyncFails { flushed: true },
             after: After::Everything,
             seed: 0,
             cut: None,
@@ -2064,9 +1509,9 @@ fn truncate_history_short_write_is_rolled_back() {
     // The header write keeps 8 of its 16 bytes: the new size (3), the old
     // root pointer (a two-level tree).
     lock(&ctl).arm(Some(Fault {
-        op: Some(Op::WriteAt),
+        op: Some(CallKind::WriteAt),
         k: 0,
-        kind: Kind::Short,
+        kind: FaultKind::Short,
         after: After::Nothing,
         seed: 0,
         cut: Some(8),
@@ -2105,9 +1550,9 @@ fn interrupted_recovery_clears_the_stale_history_link() {
     let store = FaultyStorage::new(MemoryStorage::from_vec(committed.clone()), ctl.clone());
     let mut db = Database::open_storage(store, Options::default()).unwrap();
     lock(&ctl).arm(Some(Fault {
-        op: Some(Op::Flush),
+        op: Some(CallKind::Flush),
         k: 0,
-        kind: Kind::Crash,
+        kind: FaultKind::Crash,
         after: After::Nothing,
         seed: 0,
         cut: None,
@@ -2122,7 +1567,7 @@ fn interrupted_recovery_clears_the_stale_history_link() {
     let fault = Fault {
         op: None,
         k: 1,
-        kind: Kind::NoSpace,
+        kind: FaultKind::NoSpace,
         after: After::Nothing,
         seed: 0,
         cut: None,

@@ -14,9 +14,9 @@ use std::fs;
 use xitdb::json::{dump_json, load_json};
 use xitdb::Database;
 
-#[path = "common/golden_files.rs"]
-mod golden_files;
-use golden_files::{fixtures, name};
+#[allow(dead_code)]
+mod common;
+use common::golden_files::{fixtures, name};
 
 #[test]
 fn every_golden_file_dumps_to_its_json() {

@@ -1,6 +1,10 @@
 //! Hostile bytes: golden files with random damage must open and walk with
 //! an `Ok` or an `Err`, never a panic or a hang; hand-made cycles and
 //! absurd lengths must give errors without looping or allocating.
+//!
+//! Failing cases of the property tests are saved in
+//! `tests/proptest-regressions/hostile.txt` and replayed first by later
+//! runs; commit that file.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +16,6 @@
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -26,6 +29,11 @@ type R = Result<(), Error>;
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::largest_allocation;
+
+#[allow(dead_code)]
+mod common;
+use common::golden_files;
+use common::strategy::persisted;
 
 #[test]
 fn the_allocation_counter_sees_large_allocations() {
@@ -294,10 +302,9 @@ const FILES: &[&str] = &[
 fn goldens() -> &'static [Vec<u8>] {
     static FILES_BYTES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     FILES_BYTES.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
         FILES
             .iter()
-            .map(|f| std::fs::read(dir.join(format!("{f}.xdb"))).unwrap())
+            .map(|f| std::fs::read(golden_files::path(&format!("{f}.xdb"))).unwrap())
             .collect()
     })
 }
@@ -440,7 +447,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 10000,
         max_shrink_iters: 2000,
-        ..ProptestConfig::default()
+        ..persisted(file!())
     })]
 
     #[test]

@@ -11,6 +11,10 @@
 //!   grown by doubling until the format's limits (`TooDeep`, u64 size).
 //! * tree height: rounds of concat and slice keep small lists short.
 //! * the reference's golden files with linked lists, edited further.
+//!
+//! Failing cases of the property tests are saved in
+//! `tests/proptest-regressions/linked_list.txt` and replayed first by later
+//! runs; commit that file.
 
 #![allow(
     clippy::unwrap_used,
@@ -30,21 +34,14 @@ use xitdb::{
     Cursor, CursorMut, Database, Error, LinkedListMut, LinkedListView, PathStep, Transaction,
 };
 
-// ------------------------------------------------------------ errors
-
-/// Why a run failed (or, for `Deliberate`, why a transaction was aborted).
+#[allow(dead_code)]
 mod common;
-use common::Fail;
+use common::golden_files;
+use common::model::{ensure, Fail, R};
+use common::rng::Rng;
+use common::strategy::persisted;
 
-type R<T = ()> = Result<T, Fail>;
-
-macro_rules! ensure {
-    ($cond:expr, $($arg:tt)+) => {
-        if !$cond {
-            return Err(Fail::Mismatch(format!($($arg)+)));
-        }
-    };
-}
+// ------------------------------------------------------------ errors
 
 /// Adds context to a database error.
 fn ctx<T>(r: xitdb::Result<T>, what: impl fmt::Display) -> R<T> {
@@ -616,11 +613,7 @@ fn report(r: R) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ProptestConfig { cases: 512, ..persisted(file!()) })]
 
     #[test]
     fn model_memory(steps in steps()) {
@@ -629,11 +622,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 96,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ProptestConfig { cases: 96, ..persisted(file!()) })]
 
     #[test]
     fn model_file_reopened(steps in steps(), split in any::<Index>()) {
@@ -976,13 +965,10 @@ fn double(db: &mut Database, times: u32) -> Result<(), Error> {
 
 /// Positions spread over `0..len`, both ends included.
 fn probes(len: u64) -> Vec<u64> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut v = vec![0, 1, 2, 15, 16, 17, len / 2, len - 2, len - 1];
     for _ in 0..40 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(x % len);
+        v.push(rng.below(len));
     }
     v.retain(|&k| k < len);
     v
@@ -1235,16 +1221,10 @@ fn item_slots(l: &LinkedListView<'_>) -> Vec<Slot> {
 
 #[test]
 fn golden_linked_lists_take_further_edits() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with("linked_list_") && name.ends_with(".xdb")
-        })
+    let files: Vec<_> = golden_files::fixtures()
+        .into_iter()
+        .filter(|p| golden_files::name(p).starts_with("linked_list_"))
         .collect();
-    files.sort();
     assert_eq!(files.len(), 6, "{files:?}");
     let mut edited = 0;
     for file in files {

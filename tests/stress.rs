@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use xitdb::{Database, Durability, Error, Snapshot};
 
+#[allow(dead_code)]
+mod common;
+use common::rng::Rng;
+
 const COMMITS: u64 = 3000;
 
 /// Moment `t` holds "t" = t, "sq" = t*t, and a list 0..=t of t+1 items
@@ -42,13 +46,6 @@ fn check_moment(c: xitdb::Cursor<'_>, m: u64) {
     assert_eq!(last, t, "moment {m} last item");
 }
 
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    x.wrapping_mul(0x2545F4914F6CDD1D)
-}
-
 #[test]
 fn readers_of_past_moments_during_thousands_of_commits() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,13 +62,13 @@ fn readers_of_past_moments_during_thousands_of_commits() {
         for seed in 1..=3u64 {
             let (done, reads, path) = (done.clone(), reads.clone(), path.clone());
             s.spawn(move || {
-                let mut rng = seed.wrapping_mul(0x9E3779B97F4A7C15);
+                let mut rng = Rng(seed);
                 let mut r = Database::open_read_only(&path).unwrap();
                 while !done.load(Ordering::Acquire) {
                     r.refresh().unwrap();
                     let n = r.moment_count().unwrap();
                     for _ in 0..50 {
-                        let m = xorshift(&mut rng) % n;
+                        let m = rng.below(n);
                         check_moment(r.moment(m as i64).unwrap(), m);
                         reads.fetch_add(1, Ordering::Relaxed);
                     }
@@ -82,14 +79,14 @@ fn readers_of_past_moments_during_thousands_of_commits() {
         for seed in 4..=5u64 {
             let (done, reads, snaps) = (done.clone(), reads.clone(), snapshots.clone());
             s.spawn(move || {
-                let mut rng = seed.wrapping_mul(0x9E3779B97F4A7C15);
+                let mut rng = Rng(seed);
                 while !done.load(Ordering::Acquire) {
                     let pick = {
                         let v = snaps.lock().unwrap();
                         if v.is_empty() {
                             None
                         } else {
-                            Some(v[(xorshift(&mut rng) % v.len() as u64) as usize].clone())
+                            Some(v[rng.below(v.len() as u64) as usize].clone())
                         }
                     };
                     if let Some((m, snap)) = pick {

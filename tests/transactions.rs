@@ -11,21 +11,20 @@
 )]
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use xitdb::format::{HashKind, Tag};
 use xitdb::json::dump_json;
 use xitdb::storage::MemoryStorage;
 use xitdb::{Database, Durability, Error, MapView, Options, PathStep, Transaction, Value};
 
+#[allow(dead_code)]
+mod common;
+use common::golden_files::path as golden_path;
+use common::rng::Rng;
+
 type R = Result<(), Error>;
 
 // ------------------------------------------------------------------ helpers
-
-fn golden_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/golden")
-        .join(name)
-}
 
 fn golden(name: &str) -> Vec<u8> {
     std::fs::read(golden_path(name)).unwrap()
@@ -90,18 +89,6 @@ fn strings(m: &MapView<'_>, key: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|c| c.unwrap().as_str().unwrap())
-        .collect()
-}
-
-fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
         .collect()
 }
 
@@ -839,7 +826,7 @@ fn truncate_history_of_a_file_survives_reopen() {
 #[test]
 fn streaming_a_megabyte_with_seeks_and_patches() {
     const MB: usize = 1 << 20;
-    let data = pseudo_random(MB, 7);
+    let data = Rng(7).bytes(MB);
     let mut expected = data.clone();
     expected[10..15].copy_from_slice(b"PATCH");
     expected[MB - 3..].copy_from_slice(b"END");
@@ -1798,7 +1785,7 @@ fn truncated_database_is_reported() {
 fn junk_after_the_last_commit() {
     let good = history_bytes();
     let mut junk = good.clone();
-    junk.extend_from_slice(&pseudo_random(1000, 3));
+    junk.extend_from_slice(&Rng(3).bytes(1000));
 
     // memory: a writable open cuts it, a read-only open keeps it
     let db = Database::from_bytes(junk.clone()).unwrap();

@@ -1,5 +1,7 @@
 //! Shared code of the fuzz targets: a bounded full walk of a database, and
-//! a small interpreter of write operations driven by fuzz input.
+//! a small interpreter of write operations driven by fuzz input: its own
+//! operations on whatever keys the input holds, and the test kit's
+//! operations (`tests/common/model.rs`) on the structures they name.
 //!
 //! Every walk here is bounded by a budget (nodes visited, bytes read,
 //! moments, depth), so only a single library call that never returns can
@@ -11,6 +13,17 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::OnceLock;
 use xitdb::format::Tag;
+
+// The test kit's generator and operation model (tests/common/), shared
+// with the test suites; the script decodes part of its bytes into the
+// model's operations.
+#[allow(dead_code)]
+#[path = "../../tests/common/model.rs"]
+mod model;
+#[allow(dead_code)]
+#[path = "../../tests/common/rng.rs"]
+mod rng;
+pub use model::{apply_db, Concat, Data, Idx, Key, Kind, Op, Patch, Scalar};
 use xitdb::json::dump_json;
 use xitdb::storage::Storage;
 use xitdb::{Cursor, Database, Error, PathStep, ValueRef};
@@ -524,49 +537,46 @@ impl<'a> Script<'a> {
     }
 
     /// A value: a scalar or short/long bytes (at most 300 bytes).
-    pub fn value(&mut self) -> OwnedValue {
+    pub fn value(&mut self) -> Scalar {
         match self.byte() % 7 {
-            0 => OwnedValue::Uint(self.unum()),
-            1 => OwnedValue::Int(self.num()),
-            2 => OwnedValue::Float(f64::from_bits(self.unum().rotate_left(7))),
-            3 => OwnedValue::Null,
+            0 => Scalar::Uint(self.unum()),
+            1 => Scalar::Int(self.num()),
+            2 => Scalar::Float(f64::from_bits(self.unum().rotate_left(7))),
+            3 => Scalar::Null,
             4 => {
                 let n = self.byte() as usize % 9;
-                OwnedValue::Bytes(vec![b'x'; n], None)
+                Scalar::bytes(vec![b'x'; n])
             }
             5 => {
                 let n = self.byte() as usize + 9;
-                OwnedValue::Bytes(vec![b'y'; n.min(300)], None)
+                Scalar::bytes(vec![b'y'; n.min(300)])
             }
             _ => {
                 let n = self.byte() as usize % 40;
                 let t = [self.byte(), self.byte()];
-                OwnedValue::Bytes(vec![b'z'; n], Some(t))
+                Scalar::Tagged(Data::Inline(vec![b'z'; n]), t)
             }
         }
     }
-}
 
-/// A value the script made (owned, so a borrow of it can become a `Value`).
-#[derive(Debug, Clone)]
-pub enum OwnedValue {
-    Null,
-    Uint(u64),
-    Int(i64),
-    Float(f64),
-    Bytes(Vec<u8>, Option<[u8; 2]>),
-}
-
-impl OwnedValue {
-    pub fn as_value(&self) -> xitdb::Value<'_> {
-        match self {
-            OwnedValue::Null => xitdb::Value::from(()),
-            OwnedValue::Uint(v) => xitdb::Value::from(*v),
-            OwnedValue::Int(v) => xitdb::Value::from(*v),
-            OwnedValue::Float(v) => xitdb::Value::from(*v),
-            OwnedValue::Bytes(b, None) => xitdb::Value::from(b.as_slice()),
-            OwnedValue::Bytes(b, Some(t)) => xitdb::Value::tagged(b, *t),
+    /// A list index of the test kit's model.
+    fn idx(&mut self) -> Idx {
+        let r = self.byte() as usize;
+        match self.byte() % 4 {
+            0 => Idx::Front(r),
+            1 => Idx::Back(r),
+            2 => Idx::Past(r),
+            _ => Idx::Before(r),
         }
+    }
+
+    /// One of a kind's three structure names in the test kit's model.
+    fn name(&mut self) -> usize {
+        self.byte() as usize % 3
+    }
+
+    fn flag(&mut self) -> bool {
+        self.byte() & 1 == 1
     }
 }
 
@@ -620,10 +630,10 @@ pub fn run_ops(
                 let v = s.value();
                 let mut root = tx.root();
                 match root.slot()?.tag {
-                    Tag::ArrayList => root.array_list()?.append(v.as_value())?,
+                    Tag::ArrayList => v.with(|x| root.array_list()?.append(x))?,
                     Tag::LinkedArrayList => {
                         let i = s.num();
-                        root.linked_array_list()?.insert(i, v.as_value())?
+                        v.with(|x| root.linked_array_list()?.insert(i, x))?
                     }
                     Tag::HashSet => {
                         let _ = root.hash_set()?.insert(b"member")?;
@@ -631,7 +641,7 @@ pub fn run_ops(
                     Tag::CountedHashSet => {
                         let _ = root.counted_hash_set()?.remove(b"member")?;
                     }
-                    _ => root.write(v.as_value())?,
+                    _ => v.with(|x| root.write(x))?,
                 }
             }
             28 => {
@@ -642,6 +652,10 @@ pub fn run_ops(
                 let (off, len) = (s.unum(), s.unum());
                 tx.root().linked_array_list()?.slice(off, len)?;
             }
+            30 | 31 => {
+                let op = kit_op(s, keys);
+                apply_db(tx, &op)?;
+            }
             _ => {
                 let key = s.key(keys);
                 let mut m = root_map(tx, root_kind)?;
@@ -650,6 +664,174 @@ pub fn run_ops(
         }
     }
     Ok(())
+}
+
+/// One of the test kit's operations, decoded from the script.
+pub fn kit_op(s: &mut Script<'_>, keys: &[Vec<u8>]) -> Op {
+    let b = s.byte();
+    if b & 1 == 0 {
+        kit_list_op(s, b / 2)
+    } else {
+        kit_root_op(s, keys, b / 2)
+    }
+}
+
+/// Root, map and set operations of the test kit.
+fn kit_root_op(s: &mut Script<'_>, keys: &[Vec<u8>], which: u8) -> Op {
+    let key = Key(s.key(keys));
+    let (counted, j) = (s.flag(), s.name());
+    match which % 16 {
+        0 => Op::Put(key, s.value()),
+        1 => Op::Remove(key),
+        2 => Op::PutByHash(key, s.value()),
+        3 => Op::RemoveByHash(key),
+        4 => Op::PutStreamed {
+            key,
+            data: Data::Inline(vec![b's'; s.byte() as usize]),
+            chunk: 1 + s.byte() as usize,
+            patch: match s.byte() % 3 {
+                0 => Patch::None,
+                1 => Patch::Bytes {
+                    at: s.byte().into(),
+                    bytes: Key(s.key(keys)),
+                },
+                _ => Patch::Again {
+                    at: s.byte().into(),
+                    len: s.byte().into(),
+                },
+            },
+            tag: s.flag().then_some([b'f', b's']),
+        },
+        5 => Op::AbandonWriter {
+            key,
+            data: Key(vec![b'a'; s.byte().into()]),
+        },
+        6 => Op::Restore {
+            moment: s.byte().into(),
+            key,
+        },
+        7 => Op::CopyStruct {
+            kind: model::KINDS[s.byte() as usize % model::KINDS.len()],
+            from: j,
+            to: s.name(),
+        },
+        8 => Op::MapPut {
+            counted,
+            map: j,
+            key,
+            value: s.value(),
+        },
+        9 => Op::MapRemove {
+            counted,
+            map: j,
+            key,
+        },
+        10 => Op::MapBulk {
+            counted,
+            map: j,
+            start: s.byte().into(),
+            n: s.byte().into(),
+            remove: s.flag(),
+        },
+        11 => Op::SubMapPut {
+            map: j,
+            sub: s.byte().into(),
+            key,
+            value: s.value(),
+        },
+        12 => Op::SetInsert {
+            counted,
+            set: j,
+            key,
+        },
+        13 => Op::SetRemove {
+            counted,
+            set: j,
+            key,
+            by_hash: s.flag(),
+        },
+        14 => Op::MapSubAppend {
+            map: j,
+            value: s.value(),
+        },
+        _ => Op::Freeze,
+    }
+}
+
+/// ArrayList and LinkedArrayList operations of the test kit.
+fn kit_list_op(s: &mut Script<'_>, which: u8) -> Op {
+    let (list, at, cursor) = (s.name(), s.idx(), s.flag());
+    match which % 14 {
+        0 => Op::ListAppend {
+            list,
+            value: s.value(),
+        },
+        1 => Op::ListAppendMany {
+            list,
+            n: s.byte().into(),
+            first: s.unum(),
+        },
+        2 => Op::ListPut {
+            list,
+            at,
+            value: s.value(),
+            cursor,
+        },
+        3 => Op::ListItemMapPut {
+            list,
+            at,
+            key: Key(vec![s.byte()]),
+            value: s.value(),
+        },
+        4 => Op::ListTruncate {
+            list,
+            keep: s.byte().into(),
+        },
+        5 => Op::ListTruncatePastEnd {
+            list,
+            extra: s.byte().into(),
+        },
+        6 => Op::LinkedAppend {
+            list,
+            value: s.value(),
+        },
+        7 => Op::LinkedAppendMany {
+            list,
+            n: s.byte().into(),
+            first: s.unum(),
+        },
+        8 => Op::LinkedPut {
+            list,
+            at,
+            value: s.value(),
+            cursor,
+        },
+        9 => Op::LinkedInsert {
+            list,
+            at,
+            value: s.value(),
+            cursor,
+        },
+        10 => Op::LinkedRemove { list, at },
+        11 => Op::LinkedSlice {
+            list,
+            offset: s.byte().into(),
+            n: s.byte().into(),
+            past_end: s.flag(),
+        },
+        12 => Op::LinkedConcat {
+            list,
+            with: match s.byte() % 3 {
+                0 => Concat::Itself,
+                1 => Concat::Name(s.name()),
+                _ => Concat::Past {
+                    moment: s.byte().into(),
+                    list: s.name(),
+                },
+            },
+        },
+        _ => Op::ListAppendEmpty { list },
+    }
 }
 
 fn root_map<'t>(
@@ -672,24 +854,22 @@ fn map_op(
     match op {
         0 | 1 => {
             let v = s.value();
-            m.put(&key, v.as_value())?;
+            v.with(|x| m.put(&key, x))?;
         }
         2 => {
             m.remove(&key)?;
         }
         3 => {
             let v = s.value();
-            m.entry(&key)?.array_list()?.append(v.as_value())?;
+            v.with(|x| m.entry(&key)?.array_list()?.append(x))?;
         }
         4 => {
             let v = s.value();
-            m.entry(&key)?.linked_array_list()?.append(v.as_value())?;
+            v.with(|x| m.entry(&key)?.linked_array_list()?.append(x))?;
         }
         5 => {
             let (i, v) = (s.num(), s.value());
-            m.entry(&key)?
-                .linked_array_list()?
-                .insert(i, v.as_value())?;
+            v.with(|x| m.entry(&key)?.linked_array_list()?.insert(i, x))?;
         }
         6 => {
             let i = s.num();
@@ -716,7 +896,7 @@ fn map_op(
         }
         9 => {
             let (i, v) = (s.num(), s.value());
-            m.entry(&key)?.array_list()?.put(i, v.as_value())?;
+            v.with(|x| m.entry(&key)?.array_list()?.put(i, x))?;
         }
         10 => {
             let n = s.unum();
@@ -732,7 +912,7 @@ fn map_op(
         }
         13 => {
             let (k2, v) = (s.key(keys), s.value());
-            m.entry(&key)?.counted_hash_map()?.put(&k2, v.as_value())?;
+            v.with(|x| m.entry(&key)?.counted_hash_map()?.put(&k2, x))?;
         }
         14 => {
             let n = s.byte() as usize * 7;
@@ -749,7 +929,7 @@ fn map_op(
         }
         16 => {
             let (k2, v) = (s.key(keys), s.value());
-            m.entry(&key)?.hash_map()?.put(&k2, v.as_value())?;
+            v.with(|x| m.entry(&key)?.hash_map()?.put(&k2, x))?;
         }
         17 => {
             // copy one value's slot under another key
@@ -763,13 +943,14 @@ fn map_op(
             let path_key = s.key(keys);
             let i = s.num();
             let v = s.value();
-            m.entry(&key)?
-                .at_path(&[PathStep::Key(&path_key), PathStep::Index(i)])?
-                .write(v.as_value())?;
+            let mut c = m
+                .entry(&key)?
+                .at_path(&[PathStep::Key(&path_key), PathStep::Index(i)])?;
+            v.with(|x| c.write(x))?;
         }
         19 => {
             let v = s.value();
-            let _ = m.entry(&key)?.write_if_empty(v.as_value())?;
+            let _ = v.with(|x| m.entry(&key)?.write_if_empty(x))?;
         }
         20 => {
             // read back through the write handles
@@ -786,19 +967,19 @@ fn map_op(
         21 => {
             let (i, v) = (s.num(), s.value());
             let mut l = m.entry(&key)?.linked_array_list()?;
-            l.insert_cursor(i)?.write(v.as_value())?;
+            v.with(|x| l.insert_cursor(i)?.write(x))?;
             let _ = l.len()?;
         }
         22 => {
             let v = s.value();
             let mut l = m.entry(&key)?.array_list()?;
-            l.append_cursor()?.write(v.as_value())?;
+            v.with(|x| l.append_cursor()?.write(x))?;
             let _ = l.get(-1)?;
         }
         _ => {
             let v = s.value();
             let mut c = m.entry(&key)?;
-            c.write(v.as_value())?;
+            v.with(|x| c.write(x))?;
             let _ = c.read()?.value();
         }
     }

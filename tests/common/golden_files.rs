@@ -1,13 +1,22 @@
-//! The reference's golden files (`tests/fixtures/golden/*.xdb`), listed in
-//! name order. Included by the test binaries that need it with `#[path]`.
+//! The reference's golden files (`tests/fixtures/golden/*.xdb`, each with
+//! its canonical JSON dump beside it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The folder of the golden files.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
+}
+
+/// The golden file `file` (a name with its extension).
+pub fn path(file: &str) -> PathBuf {
+    dir().join(file)
+}
+
 /// Every golden `.xdb` file, sorted; fails if the set looks incomplete.
 pub fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+    let mut v: Vec<PathBuf> = fs::read_dir(dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "xdb"))

@@ -1,35 +1,21 @@
-//! Helpers shared by the model tests.
+//! The test kit, shared by the suites (`mod common;` in each, with
+//! `#[allow(dead_code)]` since a suite uses part of it):
+//!
+//! * [`rng`]: the one small deterministic generator;
+//! * [`model`]: the one operation model: ops applied to a transaction and
+//!   to std collections and compared, a checker of database values against
+//!   the model, and a runner of steps (transactions, aborts, reverts);
+//! * [`strategy`]: proptest strategies for the model, and the proptest
+//!   configuration that saves failures in `tests/proptest-regressions/`;
+//! * [`storage`]: the faulty storage and the counting storage;
+//! * [`golden_files`]: the reference's golden files.
+//!
+//! The counting allocator (`counting_alloc.rs`) is a `#[global_allocator]`,
+//! so it is not a module here: a suite that wants it includes it with
+//! `#[path = "common/counting_alloc.rs"]`.
 
-use std::fmt;
-use xitdb::Error;
-
-/// Why a model run stopped: a database error, a model mismatch, or an
-/// abort the test asked for.
-#[derive(Debug)]
-pub enum Fail {
-    Db(Error),
-    Mismatch(String),
-    Deliberate,
-}
-
-impl From<Error> for Fail {
-    fn from(e: Error) -> Self {
-        Fail::Db(e)
-    }
-}
-
-impl From<std::io::Error> for Fail {
-    fn from(e: std::io::Error) -> Self {
-        Fail::Db(e.into())
-    }
-}
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fail::Db(e) => write!(f, "database error: {e} ({e:?})"),
-            Fail::Mismatch(m) => f.write_str(m),
-            Fail::Deliberate => f.write_str("deliberate abort"),
-        }
-    }
-}
+pub mod golden_files;
+pub mod model;
+pub mod rng;
+pub mod storage;
+pub mod strategy;
