@@ -1677,3 +1677,34 @@ fn sorted_keys_values_and_depths_are_checked() {
     );
     expect(&bytes, ProblemKind::SortedDepth, child(new_root, last));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases() / 10,
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    })]
+
+    /// Damaged sorted golden files: verify ends quickly with a report, and a
+    /// file it passes clean also dumps.
+    #[test]
+    fn damaged_sorted_golden_files_never_panic_or_hang(
+        file in 0..SORTED_GOLDEN.len(),
+        mutations in prop::collection::vec(mutation(), 1..5),
+    ) {
+        let mut bytes = sorted_golden(SORTED_GOLDEN[file]);
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        if let Ok(db) = Database::from_slice(&bytes) {
+            let t = Instant::now();
+            let (r, largest) = largest_allocation(|| db.verify().unwrap());
+            prop_assert!(t.elapsed() < Duration::from_secs(2), "slow: {:?}", t.elapsed());
+            prop_assert!(largest <= allowance(bytes.len()), "allocated {largest} at once");
+            if r.problem.is_none() && r.warning_count == 0 {
+                let dumped = dump_json(&db);
+                prop_assert!(dumped.is_ok(), "verified clean, but the dump fails: {:?}", dumped);
+            }
+        }
+    }
+}
