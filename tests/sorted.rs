@@ -254,6 +254,8 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             prop_assert_eq!(set.contains(p)?, m.1.contains(p));
         }
     }
+    let report = db.verify()?;
+    prop_assert!(report.problem.is_none(), "{:?}", report.problem);
     Ok(())
 }
 

@@ -1278,3 +1278,295 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------------ sorted collections
+
+/// The upstream B-tree golden files that hold no LinkedArrayList.
+const SORTED_GOLDEN: &[&str] = &[
+    "sorted_map_small",
+    "sorted_map_large",
+    "sorted_map_keys",
+    "sorted_set_basic",
+    "sorted_set_large",
+    "sorted_map_clone",
+    "sorted_remove_all",
+];
+
+fn sorted_golden(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-btree");
+    std::fs::read(dir.join(format!("{name}.xdb"))).unwrap()
+}
+
+#[test]
+fn upstream_sorted_golden_files_verify_clean() {
+    for name in SORTED_GOLDEN {
+        let bytes = sorted_golden(name);
+        let t = Instant::now();
+        let (r, largest) = largest_allocation(|| report(&bytes));
+        assert!(r.problem.is_none(), "{name}: {}", r.problem.unwrap());
+        assert_eq!(r.warning_count, 0, "{name}: {:?}", r.warnings);
+        assert!(r.stats.sorted_nodes > 0, "{name}: {:?}", r.stats);
+        assert!(largest <= allowance(bytes.len()), "{name}: {largest}");
+        println!("{name}: {:?}, {:?}", t.elapsed(), r.stats);
+        let db = Database::from_bytes(bytes).unwrap();
+        clean(&db);
+    }
+}
+
+/// Keys of many shapes: inline, long, with zero bytes, prefixes of each other.
+fn sorted_key(i: u64) -> Vec<u8> {
+    match i % 5 {
+        0 => format!("k{i:05}").into_bytes(),
+        1 => format!("a long key that is not inline {i}").into_bytes(),
+        2 => vec![b'z'; (i % 40) as usize + 1],
+        3 => vec![0, (i % 251) as u8, 7],
+        _ => i.to_be_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn sorted_collections_built_through_the_api_verify_clean() {
+    let mut db = Database::memory();
+    for round in 0..6u64 {
+        db.transact(|tx| -> R {
+            let mut root = tx.root_map()?;
+            {
+                let mut m = root.entry("m")?.sorted_map()?;
+                for i in 0..400u64 {
+                    let k = sorted_key(i * 7 % 400 + round);
+                    if (i + round) % 3 == 0 {
+                        m.remove(&k)?;
+                    } else {
+                        m.put(&k, i)?;
+                    }
+                }
+            }
+            {
+                let mut s = root.entry("s")?.sorted_set()?;
+                for i in 0..300u64 {
+                    let k = sorted_key(i * 11 % 300);
+                    if round % 2 == 1 && i % 4 != 0 {
+                        s.remove(&k)?;
+                    } else {
+                        s.insert(&k)?;
+                    }
+                }
+            }
+            // nested: a sorted map holding a sorted set and a hash map
+            let mut n = root.entry("n")?.sorted_map()?;
+            n.entry(b"inner")?
+                .sorted_set()?
+                .insert(format!("{round}"))?;
+            n.entry(b"hash")?.hash_map()?.put("x", round)?;
+            Ok(())
+        })
+        .unwrap();
+        let r = clean(&db);
+        assert!(r.stats.sorted_nodes > 20, "{:?}", r.stats);
+    }
+    // everything removed: empty (and emptied) trees are valid
+    db.transact(|tx| -> R {
+        let mut root = tx.root_map()?;
+        let mut m = root.entry("m")?.sorted_map()?;
+        for i in 0..410u64 {
+            m.remove(sorted_key(i))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    clean(&db);
+}
+
+/// A history of one moment that is a sorted map of `n` short keys (or a
+/// set): the bytes, the header's and the root node's positions.
+fn one_sorted(n: u64, set: bool) -> (Vec<u8>, u64, u64) {
+    let mut db = Database::memory_with(HashKind::Sha1);
+    db.transact(|tx| -> R {
+        if set {
+            let mut s = tx.root().sorted_set()?;
+            for i in 0..n {
+                s.insert(format!("k{i:03}"))?;
+            }
+        } else {
+            let mut m = tx.root().sorted_map()?;
+            for i in 0..n {
+                m.put(format!("k{i:03}"), i)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    clean(&db);
+    let header = db.moment(-1).unwrap().slot().value;
+    let bytes = db.into_bytes();
+    let root = get_u64(&bytes, header + 8);
+    (bytes, header, root)
+}
+
+/// Child `i`, separator `i` and count `i` of the sorted branch at `node`.
+fn child(node: u64, i: u64) -> u64 {
+    node + 2 + 9 * i
+}
+fn separator(node: u64, i: u64) -> u64 {
+    node + 146 + 9 * i
+}
+fn count(node: u64, i: u64) -> u64 {
+    node + 290 + 8 * i
+}
+
+#[test]
+fn sorted_corruptions_are_reported_where_they_are() {
+    let (good, header, root) = one_sorted(60, false);
+    assert_eq!(good[root as usize], 1, "the root is a branch");
+    let leaf0 = get_u64(&good, child(root, 0) + 1);
+    let mut bytes = good.clone();
+    // swap the first two entries of the first leaf
+    let (a, b) = (child(leaf0, 0) as usize, child(leaf0, 1) as usize);
+    let first: Vec<u8> = bytes[a..a + 9].to_vec();
+    bytes.copy_within(b..b + 9, a);
+    bytes[b..b + 9].copy_from_slice(&first);
+    expect(&bytes, ProblemKind::KeyOrder, child(leaf0, 1));
+    // a count one too high, a header size one too low
+    let mut bytes = good.clone();
+    put_u64(
+        &mut bytes,
+        count(root, 0),
+        get_u64(&good, count(root, 0)) + 1,
+    );
+    expect(&bytes, ProblemKind::SortedCount, count(root, 0));
+    let mut bytes = good.clone();
+    put_u64(&mut bytes, header, get_u64(&good, header) - 1);
+    expect(&bytes, ProblemKind::SortedCount, header);
+    // separator 1 raised to separator 2: above child 1's first key
+    let mut bytes = good.clone();
+    bytes.copy_within(
+        separator(root, 2) as usize..separator(root, 3) as usize,
+        separator(root, 1) as usize,
+    );
+    expect(&bytes, ProblemKind::Separator, separator(root, 1));
+    // separator 1 lowered below child 0's last key
+    let mut bytes = good.clone();
+    put_slot(
+        &mut bytes,
+        separator(root, 1),
+        Slot::new(Tag::ShortBytes, 0),
+    );
+    expect(&bytes, ProblemKind::Separator, separator(root, 1));
+    // a separator that is no key; separator 0 is never read
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, separator(root, 1), Slot::new(Tag::Uint, 5));
+    expect(&bytes, ProblemKind::UnexpectedTag, separator(root, 1));
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, separator(root, 0), Slot::new(Tag::Uint, 5));
+    assert!(report(&bytes).problem.is_none());
+    // 17 entries, kind byte 2
+    let mut bytes = good.clone();
+    bytes[root as usize + 1] = 17;
+    expect(&bytes, ProblemKind::SortedNode, root + 1);
+    let mut bytes = good.clone();
+    bytes[leaf0 as usize] = 2;
+    expect(&bytes, ProblemKind::SortedNode, leaf0);
+    // a child pointing at its parent; two children sharing one node
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, child(root, 1), Slot::new(Tag::Index, root));
+    expect(&bytes, ProblemKind::Cycle, child(root, 1));
+    let mut bytes = good.clone();
+    bytes.copy_within(
+        child(root, 1) as usize..child(root, 2) as usize,
+        child(root, 2) as usize,
+    );
+    expect(&bytes, ProblemKind::SharedNode, child(root, 2));
+}
+
+#[test]
+fn sorted_keys_values_and_depths_are_checked() {
+    let (good, _, root) = one_sorted(60, false);
+    let leaf0 = get_u64(&good, child(root, 0) + 1);
+    let kv = get_u64(&good, child(leaf0, 0) + 1);
+    // a key with a format tag, a key that is a number, a value that is an index
+    let mut bytes = good.clone();
+    bytes[kv as usize + 20] |= 0x80;
+    expect(&bytes, ProblemKind::UnexpectedTag, kv + 20);
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, kv + 20, Slot::new(Tag::Uint, 1));
+    expect(&bytes, ProblemKind::UnexpectedTag, kv + 20);
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, kv + 29, Slot::new(Tag::Index, root));
+    expect(&bytes, ProblemKind::UnexpectedTag, kv + 29);
+    // a leaf entry that is no kv_pair
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, child(leaf0, 0), Slot::new(Tag::Uint, 1));
+    expect(&bytes, ProblemKind::UnexpectedTag, child(leaf0, 0));
+    // a set member with a value
+    let (good, _, root) = one_sorted(30, true);
+    let leaf0 = get_u64(&good, child(root, 0) + 1);
+    let kv = get_u64(&good, child(leaf0, 3) + 1);
+    let mut bytes = good.clone();
+    put_slot(&mut bytes, kv + 29, Slot::new(Tag::Uint, 1));
+    expect(&bytes, ProblemKind::SetValue, kv + 29);
+    let mut db = Database::memory_with(HashKind::Sha1);
+    db.transact(|tx| -> R {
+        let mut root = tx.root_map()?;
+        let mut m = root.entry("m")?.sorted_map()?;
+        for i in 0..300u64 {
+            m.put(format!("k{i:03}"), i)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.transact(|tx| -> R {
+        let mut root = tx.root_map()?;
+        root.entry("m")?.sorted_map()?.put("k000", 1u64)
+    })
+    .unwrap();
+    clean(&db);
+    let old = db.moment(0).unwrap().as_map().unwrap();
+    let old = old.get(b"m").unwrap().unwrap().slot().value;
+    let new = db.moment(1).unwrap().as_map().unwrap();
+    let new = new.get(b"m").unwrap().unwrap().slot().value;
+    let mut bytes = db.into_bytes();
+    let (old_root, new_root) = (get_u64(&bytes, old + 8), get_u64(&bytes, new + 8));
+    assert_eq!(bytes[new_root as usize], 1);
+    // the new root's last child replaced by a leaf of the old tree
+    let old_branch = get_u64(&bytes, child(old_root, 0) + 1);
+    assert_eq!(bytes[old_branch as usize], 1, "three levels");
+    let old_leaf = get_u64(&bytes, child(old_branch, 0) + 1);
+    let last = u64::from(bytes[new_root as usize + 1]) - 1;
+    put_slot(
+        &mut bytes,
+        child(new_root, last),
+        Slot::new(Tag::Index, old_leaf),
+    );
+    expect(&bytes, ProblemKind::SortedDepth, child(new_root, last));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases() / 10,
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    })]
+
+    /// Damaged sorted golden files: verify ends quickly with a report, and a
+    /// file it passes clean also dumps.
+    #[test]
+    fn damaged_sorted_golden_files_never_panic_or_hang(
+        file in 0..SORTED_GOLDEN.len(),
+        mutations in prop::collection::vec(mutation(), 1..5),
+    ) {
+        let mut bytes = sorted_golden(SORTED_GOLDEN[file]);
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        if let Ok(db) = Database::from_slice(&bytes) {
+            let t = Instant::now();
+            let (r, largest) = largest_allocation(|| db.verify().unwrap());
+            prop_assert!(t.elapsed() < Duration::from_secs(2), "slow: {:?}", t.elapsed());
+            prop_assert!(largest <= allowance(bytes.len()), "allocated {largest} at once");
+            if r.problem.is_none() && r.warning_count == 0 {
+                let dumped = dump_json(&db);
+                prop_assert!(dumped.is_ok(), "verified clean, but the dump fails: {:?}", dumped);
+            }
+        }
+    }
+}

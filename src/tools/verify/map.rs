@@ -48,6 +48,12 @@ impl Tries {
         }
     }
 
+    /// Where the hash, key and value of a key/value record lie (sorted
+    /// collections use the same records).
+    pub fn kv(&self) -> KvLayout {
+        self.kv
+    }
+
     /// The trie position below slot `i` of the block at position `parent`.
     fn intern(&mut self, parent: u64, i: u8) -> u64 {
         let next = &mut self.next_tid;

@@ -17,7 +17,7 @@
 //!   storage is exactly 180 bytes when its root block is at 36; `size` ≤
 //!   committed length / 9; the root pointer obeys the pointer rule below.
 //!   A database with root tag none on writable storage is exactly 12 bytes.
-//! * **Every slot** that is reached has a valid tag (0..=13). Every list
+//! * **Every slot** that is reached has a valid tag (0..=15). Every list
 //!   block reached has valid tags in all 16 slots, including the stale
 //!   slots past the list's size, which are otherwise not followed.
 //! * **The pointer rule.** Pointers may point *forward*: a transaction
@@ -31,7 +31,8 @@
 //!   and `12 + head` for everything below a root map (whose count and root
 //!   block occupy `12 .. 12 + head`). `n` is the whole record: 144 for an
 //!   index block, 152 for a counted map's count and root block, 16 and 17
-//!   for list headers, 272 for a linked block, `H + 18` for a key/value
+//!   for list headers and sorted headers, 272 for a linked block, 146 for
+//!   a sorted leaf and 418 for a sorted branch, `H + 18` for a key/value
 //!   record, `8 + len` (`+ 2` with a format tag) for a long byte string.
 //! * **Maps and sets**: index blocks hold only none, index and kv_pair
 //!   slots; a trie has at most `2H` levels; every key/value record's stored
@@ -57,6 +58,20 @@
 //!   (FORMAT.md §9, 7a) and reads by counts cope with them. So is an
 //!   internal entry whose subtree is empty ([`ProblemKind::EmptyChild`]),
 //!   which this crate never writes.
+//! * **SortedMaps and SortedSets** (B+trees): every node's kind byte is
+//!   leaf (0) or branch (1) and its `num` at most 16, a branch has a
+//!   child; leaf entries are kv_pair slots to key/value records; keys are
+//!   `short_bytes` or `bytes` without a format tag, strictly ascending
+//!   (unsigned bytes, a proper prefix first) across the whole tree; branch
+//!   children are index slots, all at the same level (so all leaves are at
+//!   one depth); each branch count equals its child's entries and the
+//!   header's size the tree's; separator `i ≥ 1` is a byte key above
+//!   every key of the children before child `i` and at most every key
+//!   from child `i` on (separator 0 is unused and never read); a map's
+//!   values are values, a set's value slots are empty. A node reached
+//!   twice within one tree is a [`ProblemKind::SharedNode`]; trees and
+//!   subtrees shared between moments are walked once. Emptied leaves
+//!   (`num` 0), which the reference leaves in place, are valid.
 //! * **Byte strings**: a long string's length prefix, payload and format
 //!   tag lie below `end`; a short string is zero-filled after its payload.
 //! * **Nesting**: values nest at most
@@ -79,9 +94,10 @@
 //! # Cost
 //!
 //! Moments share most of their records, so each block is checked once: a
-//! table keyed by position remembers every index block and linked block
-//! with what was learnt about it (its kind, its trie position or first
-//! index, its record or item count and the nesting height of its values),
+//! table keyed by position remembers every index block, linked block and
+//! sorted node with what was learnt about it (its kind, its trie position
+//! or first index, its record or item count and the nesting height of its
+//! values; for a sorted node its level and first and last key),
 //! and a block met again is not walked again. Headers and key/value records
 //! are small; they are checked again, in constant time, from each block or
 //! slot that refers to them, and their contents (nested structures) are
@@ -89,7 +105,10 @@
 //! distinct blocks and the slots in them (a key/value record costs a
 //! comparison of at most `H` hash bytes), and its memory is a few dozen
 //! bytes per distinct block. It keeps its own stack on the heap. Byte
-//! strings are bounds-checked, never read.
+//! strings are bounds-checked, never read, except the keys of sorted
+//! collections: each key is compared with the one before it and each
+//! separator with its neighbouring keys, in place, in small chunks, up to
+//! the first differing byte.
 //!
 //! Verify a read-only file handle while no writer commits (or after
 //! [`Database::refresh`]): the history header is read as it is in the
@@ -100,8 +119,8 @@
 //! One walk, shared by every kind of structure (`walk`: the verifier's
 //! state, its stack, the memo of blocks and the roots), hands each record
 //! to the file of its kind: `map` (maps and sets), `list` (ArrayLists and
-//! the history), `linked_list` (LinkedArrayLists) and `bytes` (byte
-//! strings); `stop` turns what the format's decoders reject into the
+//! the history), `linked_list` (LinkedArrayLists), `sorted` (SortedMaps
+//! and SortedSets) and `bytes` (byte strings); `stop` turns what the format's decoders reject into the
 //! problem kinds above. The walk reads bytes only through the format's
 //! record codecs, never through the structures' own code, so it stays an
 //! independent cross-check of that code.
@@ -110,6 +129,7 @@ mod bytes;
 mod linked_list;
 mod list;
 mod map;
+mod sorted;
 mod stop;
 mod walk;
 
@@ -158,15 +178,18 @@ pub struct Stats {
     pub list_blocks: u64,
     /// Distinct LinkedArrayList blocks.
     pub linked_blocks: u64,
+    /// Distinct sorted map and set nodes (leaves and branches).
+    pub sorted_nodes: u64,
     /// Bytes of the distinct blocks above: each was walked once.
     pub block_bytes: u64,
-    /// Key/value records checked, once per map block holding them.
+    /// Key/value records checked, once per map block or sorted leaf
+    /// holding them.
     pub kv_records: u64,
-    /// Structure headers checked (counted maps' counts, list headers), once
-    /// per slot referring to them.
+    /// Structure headers checked (counted maps' counts, list and sorted
+    /// headers), once per slot referring to them.
     pub headers: u64,
-    /// Value slots checked (moments, items, keys, values), once per block
-    /// or record holding them.
+    /// Value slots checked (moments, items, keys, values; sorted
+    /// separators), once per block or record holding them.
     pub values: u64,
     /// Long byte strings bounds-checked, once per slot referring to them.
     pub byte_strings: u64,
@@ -203,7 +226,7 @@ pub enum ProblemKind {
     /// `file_size` (at 28) disagrees with the storage length, or bytes
     /// follow an empty database's header on writable storage (at 12).
     FileSize,
-    /// A slot's tag is not 0..=13 (position of the slot).
+    /// A slot's tag is not 0..=15 (position of the slot).
     InvalidTag,
     /// A pointer below the start of the data it may point at (position of
     /// the slot, or of the header field holding the pointer).
@@ -214,12 +237,15 @@ pub enum ProblemKind {
     /// A slot kind not allowed where it was found (position of the slot):
     /// a non-map slot in a map block, index or kv_pair as a value, a
     /// non-index slot on the path to an ArrayList item, a non-index
-    /// internal linked entry.
+    /// internal linked entry, a non-kv_pair sorted leaf entry, a non-index
+    /// sorted branch child, a sorted key or separator that is not
+    /// `short_bytes` or `bytes` or carries a format tag.
     UnexpectedTag,
     /// A key/value record whose hash does not lead to where it is in the
     /// trie (position of the kv_pair slot).
     Misplaced,
-    /// A block reached as two different kinds, a map block reached at two
+    /// A block reached as two different kinds (a sorted map node and a
+    /// sorted set node are two kinds), a map block reached at two
     /// trie positions, or a list block reached for two index ranges
     /// (position of the slot met second; for a structure's root block, of
     /// the slot referring to the structure).
@@ -242,7 +268,8 @@ pub enum ProblemKind {
     /// A short byte string with non-zero bytes after its payload
     /// (position of the slot).
     ShortBytes,
-    /// A set member with a non-empty value slot (position of the slot).
+    /// A set member (of a hash or sorted set) with a non-empty value slot
+    /// (position of the slot).
     SetValue,
     /// An empty history slot below the history's size (position of the
     /// slot).
@@ -255,6 +282,30 @@ pub enum ProblemKind {
     /// A structure or block containing itself (position of the slot
     /// closing the cycle).
     Cycle,
+    /// A sorted map or set node whose kind byte is neither leaf (0) nor
+    /// branch (1) (position of the kind byte), that holds more than 16
+    /// entries, or a branch with no children (position of the count byte).
+    SortedNode,
+    /// Sorted keys out of order: a leaf entry's key not above the one
+    /// before it (position of the entry's kv_pair slot), or a child's first
+    /// key not above the last key of the children before it (position of
+    /// the child slot).
+    KeyOrder,
+    /// A sorted branch's separator `i ≥ 1` that is not above every key of
+    /// the children before child `i`, or is above the first key of child
+    /// `i` (or of the first non-empty child after it) (position of the
+    /// separator slot).
+    Separator,
+    /// A sorted branch's count that differs from the entries of its child
+    /// (position of the count), or a sorted header's size that differs from
+    /// the entries of its tree (position of the header).
+    SortedCount,
+    /// Sorted leaves at different depths: a branch child at another level
+    /// than the children before it (position of the child slot).
+    SortedDepth,
+    /// A sorted node reached twice within one tree (position of the slot
+    /// met second).
+    SharedNode,
     /// Warning: a non-last LinkedArrayList child with fewer items than its
     /// capacity, not flagged `full` (position of the entry).
     LostFullFlag,

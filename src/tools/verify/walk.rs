@@ -22,6 +22,7 @@
 use super::linked_list::{LinkedBlockFrame, LinkedFrame};
 use super::list::{ListBlockFrame, ListFrame};
 use super::map::{head_len, KvFrame, MapBlockFrame, MapFrame, Tries};
+use super::sorted::{BranchFrame, LeafFrame, SortedFrame, Summary};
 use super::stop::{fail, slot_in, R};
 use super::{Problem, ProblemKind, Stats, MAX_WARNINGS};
 use crate::error::Error;
@@ -78,6 +79,13 @@ pub(super) enum Node {
     },
     /// A LinkedArrayList block at `shift` (0 = items).
     Linked { shift: u8, done: Option<Agg> },
+    /// A sorted map or set node, first reached in the walk of tree `tree`
+    /// (one per sorted header met), with what its subtree holds once walked.
+    Sorted {
+        set: bool,
+        tree: u64,
+        done: Option<Summary>,
+    },
 }
 
 impl Node {
@@ -87,6 +95,7 @@ impl Node {
         match self {
             Node::Map { done, .. } | Node::Linked { done, .. } => done.is_none(),
             Node::List { busy, .. } => *busy,
+            Node::Sorted { done, .. } => done.is_none(),
         }
     }
 
@@ -103,6 +112,9 @@ impl Node {
             }
             Node::Linked { shift, .. } => {
                 format!("a linked_array_list block at shift {shift}")
+            }
+            Node::Sorted { set, .. } => {
+                format!("a sorted {} node", if *set { "set" } else { "map" })
             }
         }
     }
@@ -135,6 +147,12 @@ pub(super) enum Frame {
     Linked(LinkedFrame),
     /// A LinkedArrayList block.
     LinkedBlock(LinkedBlockFrame),
+    /// A sorted map or set, waiting for its root node.
+    Sorted(SortedFrame),
+    /// A sorted leaf.
+    SortedLeaf(LeafFrame),
+    /// A sorted branch.
+    SortedBranch(BranchFrame),
 }
 
 /// Either a result known at once, or a frame to run first.
@@ -171,6 +189,8 @@ pub(super) struct Verifier<'a> {
     pub warning_count: u64,
     /// What was checked.
     pub stats: Stats,
+    /// Sorted headers met: each walk of a sorted tree has its own number.
+    pub sorted_trees: u64,
 }
 
 impl<'a> Verifier<'a> {
@@ -186,6 +206,7 @@ impl<'a> Verifier<'a> {
             warnings: Vec::new(),
             warning_count: 0,
             stats: Stats::default(),
+            sorted_trees: 0,
         }
     }
 
@@ -303,6 +324,9 @@ impl<'a> Verifier<'a> {
             Frame::ListBlock(f) => self.step_list_block(f, ret),
             Frame::Linked(f) => self.step_linked(f, ret),
             Frame::LinkedBlock(f) => self.step_linked_block(f, ret),
+            Frame::Sorted(f) => self.step_sorted(f, ret),
+            Frame::SortedLeaf(f) => self.step_sorted_leaf(f, ret),
+            Frame::SortedBranch(f) => self.step_sorted_branch(f, ret),
         }
     }
 
@@ -327,13 +351,7 @@ impl<'a> Verifier<'a> {
             }
             Tag::ArrayList => return self.list(from, slot.value, nest),
             Tag::LinkedArrayList => return self.linked(from, slot.value, nest),
-            Tag::SortedMap | Tag::SortedSet => {
-                return fail(
-                    from,
-                    ProblemKind::UnexpectedTag,
-                    "sorted collections are not verified yet".into(),
-                )
-            }
+            Tag::SortedMap | Tag::SortedSet => return self.sorted(from, slot, nest),
         }
         Ok(Visit::Done(Agg::default()))
     }
