@@ -504,6 +504,242 @@ proptest! {
     }
 }
 
+// ------------------------------------------------ sorted maps and sets
+
+/// Upstream's B-tree golden files that hold no LinkedArrayList.
+const SORTED_ONLY: &[&str] = &[
+    "sorted_map_small",
+    "sorted_map_large",
+    "sorted_map_keys",
+    "sorted_set_basic",
+    "sorted_set_large",
+    "sorted_map_clone",
+    "sorted_remove_all",
+];
+
+fn btree_fixture(file: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden-btree")
+        .join(file)
+}
+
+/// Compacting all moments keeps every dump, and the result compacts to the
+/// same bytes; keeping the last moment keeps its dump.
+fn assert_compacts_faithfully<S: Storage>(src: &Database<S>, what: &str) -> Database {
+    let expected = dump_json(src).unwrap();
+    let (dst, report) = compact(src, Keep::All).unwrap();
+    assert!(dump_json(&dst).unwrap() == expected, "{what}: dump differs");
+    assert_eq!(dst.header(), src.header(), "{what}");
+    assert!(report.bytes_after <= report.bytes_before, "{what}");
+    let copy = dst.into_bytes();
+    let reopened = Database::from_bytes(copy.clone()).unwrap();
+    let (again, _) = compact(&reopened, Keep::All).unwrap();
+    assert!(
+        again.into_bytes() == copy,
+        "{what}: compaction is idempotent"
+    );
+    let (last, _) = compact(src, Keep::Last(1)).unwrap();
+    assert_eq!(last.moment_count().unwrap(), 1, "{what}");
+    assert!(last_dumps(&last, 1) == last_dumps(src, 1), "{what}: last 1");
+    reopened
+}
+
+#[test]
+fn sorted_golden_files_compact_to_the_same_dump() {
+    for file in SORTED_ONLY {
+        let bytes = fs::read(btree_fixture(&format!("{file}.xdb"))).unwrap();
+        let json = fs::read_to_string(btree_fixture(&format!("{file}.json"))).unwrap();
+        let src = Database::from_slice(&bytes).unwrap();
+        let dst = assert_compacts_faithfully(&src, file);
+        assert!(
+            dump_json(&dst).unwrap() == json,
+            "{file}: dump differs from its json"
+        );
+    }
+}
+
+/// A long key (more than 8 bytes: stored out of line).
+fn long_key(i: u64) -> String {
+    format!(
+        "key {:06} {}",
+        i * 7919 % 100_000,
+        "k".repeat((i % 5) as usize)
+    )
+}
+
+/// Several moments of sorted maps and sets with long keys: puts, removals,
+/// overwrites, and sorted maps and sets nested in a sorted map.
+fn sorted_history() -> Database {
+    let mut db = Database::memory();
+    for t in 0..6u64 {
+        db.transact(|tx| -> R {
+            let mut root = tx.root_map()?;
+            root.put("t", t)?;
+            {
+                let mut m = root.entry("m")?.sorted_map()?;
+                for i in t * 300..t * 300 + 600 {
+                    m.put(long_key(i), i)?;
+                }
+                for i in (t * 300..t * 300 + 200).step_by(3) {
+                    m.remove(long_key(i))?;
+                }
+                m.put(
+                    long_key(t),
+                    format!("overwritten in {t} {}", "v".repeat(20)).as_str(),
+                )?;
+                let mut inner = m.entry(format!("nested map {}", t % 2))?.sorted_map()?;
+                for i in 0..40 {
+                    inner.put(long_key(i + t), t)?;
+                }
+                let mut deeper = inner.entry("deeper")?.sorted_set()?;
+                deeper.insert(long_key(t))?;
+            }
+            let mut s = root.entry("s")?.sorted_set()?;
+            for i in 0..200 {
+                s.insert(long_key(i * (t + 1)))?;
+            }
+            s.remove(long_key(t))?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    db
+}
+
+#[test]
+fn sorted_collections_built_through_the_api_compact() {
+    let src = sorted_history();
+    let dst = assert_compacts_faithfully(&src, "api");
+    assert!(dst.len() <= src.len(), "{} > {}", dst.len(), src.len());
+    // the copy is usable: new moments go on from it
+    let mut dst = Database::from_bytes(dst.into_bytes()).unwrap();
+    dst.transact(|tx| tx.root_map()?.entry("m")?.sorted_map()?.put("new", 1u64))
+        .unwrap();
+    let moment = dst.moment(-1).unwrap();
+    let m = moment.as_map().unwrap().get(b"m").unwrap().unwrap();
+    let m = m.as_sorted_map().unwrap();
+    assert_eq!(m.get("new").unwrap().unwrap().as_uint().unwrap(), 1);
+    let old = m.get(long_key(1_000)).unwrap().unwrap();
+    assert_eq!(old.as_uint().unwrap(), 1_000);
+}
+
+/// The big-endian u64 at `at`.
+fn word(bytes: &[u8], at: u64) -> u64 {
+    u64::from_be_bytes(bytes[at as usize..at as usize + 8].try_into().unwrap())
+}
+
+fn slot_in(bytes: &[u8], at: u64) -> Slot {
+    Slot::decode(bytes[at as usize..at as usize + 9].try_into().unwrap(), at).unwrap()
+}
+
+/// The position of the root node of sorted map `m` in the last moment.
+fn sorted_root(db: &Database, bytes: &[u8]) -> u64 {
+    let moment = db.moment(-1).unwrap();
+    let m = moment.as_map().unwrap().get(b"m").unwrap().unwrap();
+    word(bytes, m.slot().value + 8)
+}
+
+#[test]
+fn separators_share_their_keys_bytes() {
+    use xitdb::format::btree::{node_slot, separator_off, slot_off, SORTED_BRANCH_LEN};
+    let mut src = Database::memory();
+    src.transact(|tx| -> R {
+        let mut m = tx.root_map()?.into_entry("m")?.sorted_map()?;
+        for i in 0..2_000 {
+            m.put(long_key(i), i)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let (dst, _) = compact(&src, Keep::All).unwrap();
+    let bytes = dst.storage().as_bytes().to_vec();
+    let root = sorted_root(&dst, &bytes);
+    assert_eq!(bytes[root as usize], 1, "the root is a branch");
+    let num = usize::from(bytes[root as usize + 1]);
+    assert!(num >= 2);
+    let node = &bytes[root as usize..(root + SORTED_BRANCH_LEN) as usize];
+    for i in 1..num {
+        let sep = slot_in(&bytes, root + separator_off(i));
+        assert_eq!(sep.tag, xitdb::format::Tag::Bytes);
+        // the first key below child i is the separator's key
+        let mut n = node_slot(node, i, root).unwrap().value;
+        while bytes[n as usize] == 1 {
+            n = slot_in(&bytes, n + slot_off(0)).value;
+        }
+        let kv = slot_in(&bytes, n + slot_off(0)).value;
+        let key = slot_in(&bytes, kv + dst.header().hash_size as u64);
+        assert_eq!(key, sep, "separator {i} and its key point at one copy");
+    }
+    // past num, every child, separator and count is zero
+    assert!(
+        node[separator_off(num) as usize..separator_off(16) as usize]
+            .iter()
+            .all(|&b| b == 0)
+    );
+}
+
+#[test]
+fn damaged_sorted_nodes_are_errors() {
+    let mut src = Database::memory();
+    src.transact(|tx| -> R {
+        let mut m = tx.root_map()?.into_entry("m")?.sorted_map()?;
+        for i in 0..100 {
+            m.put(long_key(i), i)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let bytes = src.into_bytes();
+    let good = Database::from_bytes(bytes.clone()).unwrap();
+    let root = sorted_root(&good, &bytes) as usize;
+    assert_eq!(bytes[root], 1, "the root is a branch");
+    let child = Slot::new(xitdb::format::Tag::Index, root as u64).encode();
+    let damage: [(&str, usize, &[u8]); 3] = [
+        ("kind byte 2", root, &[2]),
+        ("17 entries", root + 1, &[17]),
+        ("a cycle", root + 2, &child),
+    ];
+    for (what, at, new) in damage {
+        let mut b = bytes.clone();
+        b[at..at + new.len()].copy_from_slice(new);
+        let src = Database::from_bytes(b).unwrap();
+        let mut dst = Database::memory();
+        let r = src.compact_into(&mut dst, Keep::All, &mut |_| {});
+        assert!(matches!(r, Err(Error::Corrupt { .. })), "{what}: {r:?}");
+        assert_still_empty(&mut dst);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Sorted golden files with random damage compact to an error (the
+    /// destination stays empty) or to a copy with the source's dump; never
+    /// a panic or a hang.
+    #[test]
+    fn damaged_sorted_files_fail_cleanly(
+        file in 0usize..5,
+        hits in prop::collection::vec((any::<u32>(), any::<u8>()), 1..4),
+    ) {
+        let small = ["sorted_map_small", "sorted_set_basic", "sorted_map_clone", "sorted_remove_all", "sorted_map_keys"];
+        let mut bytes = fs::read(btree_fixture(&format!("{}.xdb", small[file]))).unwrap();
+        for (pos, b) in hits {
+            let at = 12 + pos as usize % (bytes.len() - 12);
+            bytes[at] = b;
+        }
+        let Ok(src) = Database::from_slice(&bytes) else { return Ok(()) };
+        let mut dst = Database::memory();
+        match src.compact_into(&mut dst, Keep::All, &mut |_| {}) {
+            Ok(_) => {
+                if let Ok(expected) = dump_json(&src) {
+                    prop_assert!(dump_json(&dst).unwrap() == expected, "dump differs");
+                }
+            }
+            Err(_) => assert_still_empty(&mut dst),
+        }
+    }
+}
+
 // ------------------------------------------------------------- measurement
 
 /// The W3 workload's file (10,000 moments, each putting one key into a

@@ -1,6 +1,8 @@
 //! Record codecs: the fixed layouts of the format's records (index blocks,
 //! key/value records, list headers and blocks, linked-list headers and
-//! entries) as pure functions over bytes held in memory.
+//! entries) as pure functions over bytes held in memory. The B-tree nodes'
+//! fields are decoded in [`super::btree`]; their place in the layout table
+//! is here.
 //!
 //! Every reader of the format goes through these: the structures in
 //! `tree`, and the tools (verify, diff, compaction). A decode never panics:
@@ -12,6 +14,7 @@
 //! lies, so a walker that only follows pointers (compaction) needs no
 //! knowledge of the structures.
 
+use super::btree::{separator_off, slot_off, BranchLayout, BTREE_HEADER_LEN, LEAF_LEN, NODE_SLOTS};
 use super::{
     FormatTag, Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, COUNT_LEN, LINKED_BLOCK_LEN, LINKED_HEADER_LEN,
     LINKED_SLOT_LEN, LIST_HEADER_LEN, SLOT_LEN,
@@ -262,6 +265,25 @@ pub enum RecordKind {
         /// Height above the items.
         shift: u8,
     },
+    /// A B-tree header (sorted map or set; B-tree list): its root pointer
+    /// is the one child, a node of the `layout` family.
+    BTreeHeader {
+        /// The family of the tree's nodes.
+        layout: BranchLayout,
+    },
+    /// A B-tree leaf of the `layout` family: 16 entry slots (`kv_pair`
+    /// slots of a sorted map or set, a list's items).
+    BTreeLeaf {
+        /// The family the node belongs to.
+        layout: BranchLayout,
+    },
+    /// A B-tree branch of `layout`: 16 child slots (children 0..16), then,
+    /// in the sorted layout, 16 separator key slots (children 16..32). Its
+    /// subtree counts are not children.
+    BTreeBranch {
+        /// The family the node belongs to.
+        layout: BranchLayout,
+    },
 }
 
 impl RecordKind {
@@ -276,6 +298,9 @@ impl RecordKind {
             RecordKind::ListHeader => LIST_HEADER_LEN as usize,
             RecordKind::LinkedHeader => LINKED_HEADER_LEN as usize,
             RecordKind::LinkedBlock { .. } => LINKED_BLOCK_LEN as usize,
+            RecordKind::BTreeHeader { .. } => BTREE_HEADER_LEN as usize,
+            RecordKind::BTreeLeaf { .. } => LEAF_LEN as usize,
+            RecordKind::BTreeBranch { layout } => layout.len() as usize,
         }
     }
 
@@ -288,19 +313,28 @@ impl RecordKind {
     pub fn children(self) -> u8 {
         match self {
             RecordKind::Bytes { .. } => 0,
-            RecordKind::ListHeader | RecordKind::LinkedHeader => 1,
+            RecordKind::ListHeader | RecordKind::LinkedHeader | RecordKind::BTreeHeader { .. } => 1,
             RecordKind::KvSlots => 2,
+            RecordKind::BTreeBranch {
+                layout: BranchLayout::Sorted,
+            } => 2 * NODE_SLOTS as u8,
             _ => BLOCK_SLOTS as u8,
         }
     }
 
-    /// Offset of child `i`'s slot (for headers: of the root pointer, at 8).
+    /// Offset of child `i`'s slot (for headers: of the root pointer, at 8;
+    /// for a sorted branch, children 16..32 are its separators).
     pub fn child_off(self, i: u8) -> usize {
         let i = usize::from(i);
         match self {
             RecordKind::CountedIndex => COUNT_LEN as usize + SLOT_LEN as usize * i,
             RecordKind::LinkedBlock { .. } => LINKED_SLOT_LEN as usize * i,
-            RecordKind::ListHeader | RecordKind::LinkedHeader => 8,
+            RecordKind::ListHeader | RecordKind::LinkedHeader | RecordKind::BTreeHeader { .. } => 8,
+            RecordKind::BTreeLeaf { .. } => slot_off(i) as usize,
+            RecordKind::BTreeBranch { .. } => match i.checked_sub(NODE_SLOTS) {
+                None => slot_off(i) as usize,
+                Some(s) => separator_off(s) as usize,
+            },
             _ => SLOT_LEN as usize * i,
         }
     }
@@ -309,8 +343,8 @@ impl RecordKind {
     /// its tag byte; a header's pointer is bare).
     pub fn ptr_off(self, i: u8) -> usize {
         match self {
-            RecordKind::ListHeader | RecordKind::LinkedHeader => 8,
-            _ => self.child_off(i) + 1,
+            RecordKind::ListHeader | RecordKind::LinkedHeader | RecordKind::BTreeHeader { .. } => 8,
+            _ => self.child_off(i).saturating_add(1),
         }
     }
 }
@@ -420,9 +454,59 @@ mod tests {
             RecordKind::KvSlots,
             RecordKind::ListBlock { level: 0 },
             RecordKind::LinkedBlock { shift: 0 },
+            RecordKind::BTreeHeader {
+                layout: BranchLayout::Sorted,
+            },
+            RecordKind::BTreeLeaf {
+                layout: BranchLayout::Sorted,
+            },
+            RecordKind::BTreeLeaf {
+                layout: BranchLayout::List,
+            },
+            RecordKind::BTreeBranch {
+                layout: BranchLayout::Sorted,
+            },
+            RecordKind::BTreeBranch {
+                layout: BranchLayout::List,
+            },
         ] {
             let last = kind.children() - 1;
             assert!(kind.ptr_off(last) + 8 <= kind.len(), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn btree_layouts() {
+        use super::super::btree::{count_off, SORTED_BRANCH_LEN};
+        let header = RecordKind::BTreeHeader {
+            layout: BranchLayout::Sorted,
+        };
+        assert_eq!(
+            (header.len(), header.children(), header.ptr_off(0)),
+            (16, 1, 8)
+        );
+        for layout in [BranchLayout::Sorted, BranchLayout::List] {
+            let leaf = RecordKind::BTreeLeaf { layout };
+            assert_eq!((leaf.len(), leaf.children()), (146, 16));
+            assert_eq!((leaf.child_off(0), leaf.ptr_off(0)), (2, 3));
+            assert_eq!(leaf.child_off(15), 2 + 15 * 9);
+        }
+        let sorted = RecordKind::BTreeBranch {
+            layout: BranchLayout::Sorted,
+        };
+        assert_eq!(sorted.len(), SORTED_BRANCH_LEN as usize);
+        assert_eq!(sorted.children(), 32, "children, then separators");
+        assert_eq!(sorted.child_off(1), 11);
+        assert_eq!(sorted.child_off(16), 146, "separator 0");
+        assert_eq!(sorted.ptr_off(31), 146 + 15 * 9 + 1);
+        // the counts lie past every child's slot: they are copied as they are
+        let counts = count_off(BranchLayout::Sorted, 0) as usize;
+        assert!(sorted.child_off(31) + SLOT_LEN as usize <= counts);
+        let list = RecordKind::BTreeBranch {
+            layout: BranchLayout::List,
+        };
+        assert_eq!((list.len(), list.children()), (274, 16));
+        assert_eq!(list.child_off(15) + SLOT_LEN as usize, 146);
+        assert_eq!(count_off(BranchLayout::List, 0), 146);
     }
 }

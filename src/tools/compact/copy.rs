@@ -5,17 +5,30 @@
 //! describes (a key/value record's buffer holds its two slots, not its
 //! hash); the walk follows the children the layout names and patches their
 //! new positions into the buffer before appending it to the destination.
+//!
+//! B-tree nodes (sorted maps and sets) are entered as leaves or branches by
+//! their kind byte. Their fields past the node's entry count are unused and
+//! written as zeros; so is an unused separator 0 that points at a byte
+//! string (readers never follow it, and it may name a key long gone), while
+//! an inline one is copied as it is. Separators go through the same memo as
+//! keys, so a separator and the key it was taken from keep sharing their
+//! bytes.
 
 use super::Progress;
 use crate::error::{Error, Result};
+use crate::format::btree::{
+    count_off, node_head, separator_off, slot_off, BTreeHeader, BranchLayout, NodeKind,
+    BTREE_HEADER_LEN, NODE_SLOTS, SORTED_BRANCH_LEN,
+};
 use crate::format::{
     level_capacity, list_shift, put_u64, slot_at, LinkedHeader, ListHeader, RecordKind, Slot, Tag,
-    BLOCK_LEN, BLOCK_SLOTS, DATABASE_START, LINKED_BLOCK_LEN, LINKED_HEADER_LEN, LIST_HEADER_LEN,
-    MAX_NESTING, SLOT_LEN,
+    BLOCK_LEN, BLOCK_SLOTS, DATABASE_START, LINKED_HEADER_LEN, LIST_HEADER_LEN, MAX_NESTING,
+    SLOT_LEN,
 };
 use crate::storage::Storage;
 use crate::tree::access::Src;
 use crate::tree::array_list::ArrayList;
+use crate::tree::btree::MAX_DEPTH;
 use crate::tree::bytes::long_extent;
 use crate::tree::linked_list::LinkedList;
 use std::collections::HashMap;
@@ -28,8 +41,8 @@ const CHUNK: u64 = 64 << 10;
 const REPORT_EVERY: u64 = 8 << 20;
 /// Memo value of a record whose copy is under way.
 const BUSY: u64 = 0;
-/// Largest record buffered by the walk (a LinkedArrayList block).
-const BUF_LEN: usize = LINKED_BLOCK_LEN as usize;
+/// Largest record buffered by the walk (a sorted B-tree branch).
+const BUF_LEN: usize = SORTED_BRANCH_LEN as usize;
 
 /// What the memo knows about a source record. A source position is copied
 /// as one kind only.
@@ -51,13 +64,15 @@ struct Frame {
     buf: [u8; BUF_LEN],
     /// Next child to look at.
     next: u8,
-    /// Map blocks: trie depth (0 = a root block).
+    /// Map blocks: trie depth (0 = a root block); B-tree nodes: depth
+    /// below the header (0 = the root node).
     depth: u32,
     /// ArrayList headers and blocks: items held below (the list's size for
     /// a header).
     limit: u64,
-    /// Nesting of the structure (maps, list headers) or of the values the
-    /// record holds (key/value records, list blocks).
+    /// Nesting of the structure (maps, list and B-tree headers) or of the
+    /// values the record holds (key/value records, list blocks, B-tree
+    /// nodes).
     nest: u32,
     /// Write the copy here instead of appending it (a root map's head).
     dest: Option<u64>,
@@ -91,6 +106,14 @@ impl Frame {
             .first_chunk::<{ LINKED_HEADER_LEN as usize }>()
             .map(|b| LinkedHeader::decode(*b))
             .ok_or(Error::corrupt(self.old, "list header outside its record"))
+    }
+
+    /// The B-tree header in the buffer.
+    fn btree_header(&self) -> Result<BTreeHeader> {
+        self.buf
+            .first_chunk::<{ BTREE_HEADER_LEN as usize }>()
+            .map(|b| BTreeHeader::decode(*b))
+            .ok_or(Error::corrupt(self.old, "B-tree header outside its record"))
     }
 }
 
@@ -340,8 +363,87 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
                     Err(Error::corrupt(at, "unexpected tag in a linked list block"))
                 }
             }
+            RecordKind::BTreeHeader { layout } => {
+                let root = f.btree_header()?.root;
+                self.enter_node(root, layout, 0, f.nest + 1).map(Some)
+            }
+            RecordKind::BTreeLeaf { .. } | RecordKind::BTreeBranch { .. } => self.node_child(f, i),
             RecordKind::Bytes { .. } => Ok(None),
         }
+    }
+
+    /// Child `i` of the B-tree node of frame `f`: for a leaf, entry `i`;
+    /// for a branch, child `i` (below 16) or separator `i − 16`. Unused
+    /// fields were cleared (or kept inline) when the node was read.
+    fn node_child(&mut self, f: &Frame, i: u8) -> Result<Option<Enter>> {
+        let (_, num) = node_head(&f.buf, f.old)?;
+        let (j, is_separator) = (usize::from(i) % NODE_SLOTS, usize::from(i) >= NODE_SLOTS);
+        if j >= num || (is_separator && j == 0) {
+            return Ok(None);
+        }
+        let off = f.kind.child_off(i);
+        let at = f.old + off as u64;
+        let slot = slot_at(&f.buf, off, f.old)?;
+        match f.kind {
+            RecordKind::BTreeBranch { .. } if is_separator => match slot.tag {
+                Tag::ShortBytes => Ok(None),
+                Tag::Bytes => self.copy_bytes(slot).map(|new| Some(Enter::Ready(new))),
+                _ => Err(Error::corrupt(at, "B-tree separator is not a key")),
+            },
+            RecordKind::BTreeBranch { layout } => {
+                if slot.tag != Tag::Index {
+                    return Err(Error::corrupt(
+                        at,
+                        "B-tree branch child is not an index slot",
+                    ));
+                }
+                self.enter_node(slot.value, layout, f.depth + 1, f.nest)
+                    .map(Some)
+            }
+            RecordKind::BTreeLeaf {
+                layout: BranchLayout::Sorted,
+            } => {
+                if slot.tag != Tag::KvPair {
+                    return Err(Error::corrupt(at, "sorted entry is not a kv_pair slot"));
+                }
+                self.enter(slot.value, RecordKind::KvSlots, 0, 0, f.nest)
+                    .map(Some)
+            }
+            RecordKind::BTreeLeaf {
+                layout: BranchLayout::List,
+            } => self.enter_value(slot, at, f.nest),
+            _ => Ok(None),
+        }
+    }
+
+    /// The B-tree node of the `layout` family at `old`, `depth` below its
+    /// header: a leaf or a branch as its kind byte says (or as the memo
+    /// already knows it).
+    fn enter_node(
+        &mut self,
+        old: u64,
+        layout: BranchLayout,
+        depth: u32,
+        nest: u32,
+    ) -> Result<Enter> {
+        if depth >= MAX_DEPTH as u32 {
+            return Err(Error::TooDeep { pos: old });
+        }
+        let known = self.memo.get(&old).map(|m| m.kind).filter(|k| {
+            matches!(k, RecordKind::BTreeLeaf { layout: l } | RecordKind::BTreeBranch { layout: l } if *l == layout)
+        });
+        let kind = match known {
+            Some(kind) => kind,
+            None => {
+                let mut head = [0u8; 2];
+                self.src.read_into(old, &mut head)?;
+                match node_head(&head, old)?.0 {
+                    NodeKind::Leaf => RecordKind::BTreeLeaf { layout },
+                    NodeKind::Branch => RecordKind::BTreeBranch { layout },
+                }
+            }
+        };
+        self.enter(old, kind, depth, 0, nest)
     }
 
     /// A slot (read at `at`) of the map block of frame `f`: nothing, an
@@ -374,11 +476,9 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
             Tag::CountedHashMap | Tag::CountedHashSet => RecordKind::CountedIndex,
             Tag::ArrayList => RecordKind::ListHeader,
             Tag::LinkedArrayList => RecordKind::LinkedHeader,
-            Tag::SortedMap | Tag::SortedSet => {
-                return Err(Error::InvalidArgument(
-                    "compaction of sorted collections is not supported yet",
-                ))
-            }
+            Tag::SortedMap | Tag::SortedSet => RecordKind::BTreeHeader {
+                layout: BranchLayout::Sorted,
+            },
             Tag::Index | Tag::KvPair => {
                 return Err(Error::corrupt(at, "index or kv_pair slot used as a value"))
             }
@@ -474,6 +574,9 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
                 stale.fill(0);
             }
         }
+        if let RecordKind::BTreeLeaf { .. } | RecordKind::BTreeBranch { .. } = kind {
+            clear_unused(&mut f.buf, kind, old)?;
+        }
         self.memo.insert(
             old,
             Memo {
@@ -544,6 +647,39 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
     }
 }
 
+/// Clears the unused fields of the B-tree node of `kind` read from `pos`
+/// into `buf`: entries, children, separators and counts past its entry
+/// count, and separator 0 when it points at a byte string. Checks that the
+/// node is still of the kind it was entered as.
+fn clear_unused(buf: &mut [u8], kind: RecordKind, pos: u64) -> Result<()> {
+    let (node, num) = node_head(buf, pos)?;
+    let branch = matches!(kind, RecordKind::BTreeBranch { .. });
+    if branch != (node == NodeKind::Branch) {
+        return Err(Error::corrupt(pos, "B-tree node changed its kind"));
+    }
+    let first = separator_off(0);
+    let pointer = buf.get(first as usize).map(|b| b & 0x7F) == Some(Tag::Bytes as u8);
+    clear(buf, slot_off(num), slot_off(NODE_SLOTS));
+    if let RecordKind::BTreeBranch { layout } = kind {
+        clear(buf, count_off(layout, num), count_off(layout, NODE_SLOTS));
+        if layout == BranchLayout::Sorted {
+            clear(buf, separator_off(num), separator_off(NODE_SLOTS));
+            if pointer {
+                clear(buf, first, separator_off(1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Zeroes bytes `from..to` of `buf` (those inside it).
+fn clear(buf: &mut [u8], from: u64, to: u64) {
+    let end = (to as usize).min(buf.len());
+    if let Some(unused) = buf.get_mut(from as usize..end) {
+        unused.fill(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,6 +702,18 @@ mod tests {
             RecordKind::ListBlock { level: 0 },
             RecordKind::LinkedHeader,
             RecordKind::LinkedBlock { shift: 0 },
+            RecordKind::BTreeHeader {
+                layout: BranchLayout::Sorted,
+            },
+            RecordKind::BTreeLeaf {
+                layout: BranchLayout::Sorted,
+            },
+            RecordKind::BTreeBranch {
+                layout: BranchLayout::Sorted,
+            },
+            RecordKind::BTreeBranch {
+                layout: BranchLayout::List,
+            },
         ] {
             assert!(kind.len() <= BUF_LEN, "{kind:?}");
             for i in 0..kind.children() {

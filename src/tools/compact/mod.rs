@@ -30,7 +30,13 @@
 //!   file of format version 0 that the reference implementation reads.
 //! * **What is dropped.** Whatever no kept moment reaches. Inside an
 //!   ArrayList block, the slots past the list's size (stale items left by a
-//!   slice, which no reader follows) are written as empty slots.
+//!   slice, which no reader follows) are written as empty slots. Likewise
+//!   in a sorted map's or set's B-tree node, the entries, children,
+//!   separators and counts past the node's entry count, and its unused
+//!   separator 0 when that points at a byte string (one held inline is
+//!   kept). Emptied nodes are copied as they are: the tree is not rebuilt.
+//! * **Sorted keys.** A branch's separator is the same byte string as the
+//!   key it was taken from; the copy keeps them one string.
 //!
 //! The new history is built from scratch as a regular ArrayList of the kept
 //! moments' new root slots, laid out like one the transactions of this
@@ -80,12 +86,14 @@
 //! * a record that is being copied is marked in the memo; reaching it again
 //!   before its copy is done means the pointers form a cycle (`Corrupt`);
 //! * depths are bounded: a trie has at most `2H` levels, list shifts at most
-//!   15 (`TooDeep`), and structures nest at most [`MAX_NESTING`] deep below
+//!   15, a B-tree at most 40 levels (`TooDeep`), and structures nest at most [`MAX_NESTING`] deep below
 //!   a moment (`TooDeep`, the limit of [`crate::json::dump_json`] and
 //!   [`Database::verify`]). The walk's stack and memo hold at most one entry
 //!   per distinct record of the source;
 //! * a position reached as two different kinds of record (a map block and a
-//!   list block, list blocks at two heights, ...) is `Corrupt`.
+//!   list block, list blocks at two heights, ...) is `Corrupt`, and so is a
+//!   B-tree node whose kind byte is neither leaf nor branch, or that holds
+//!   more than 16 entries.
 //!
 //! [`Database::compact_into`]: crate::Database::compact_into
 //! [`Durability::Full`]: crate::Durability::Full
