@@ -254,10 +254,10 @@ mod tests {
 
     #[test]
     fn names_roundtrip() {
-        for v in 0..=13 {
+        for v in 0..=15 {
             let t = Tag::from_u8(v).unwrap();
             assert_eq!(Tag::from_name(t.name()), Some(t));
         }
-        assert_eq!(Tag::from_u8(14), None);
+        assert_eq!(Tag::from_u8(16), None);
     }
 }
