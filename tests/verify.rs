@@ -602,7 +602,7 @@ fn a_bad_tag_is_reported_at_its_slot() {
     // in a value slot
     let v = value_pos(&good, b"a");
     let mut bytes = good.clone();
-    bytes[v as usize] = 0x0e;
+    bytes[v as usize] = 0x10;
     expect(&bytes, ProblemKind::InvalidTag, v);
     // in a stale slot past a list's size (never read, but still a slot)
     let mut db = Database::memory();
