@@ -9,7 +9,7 @@
 //! use xitdb::Database;
 //! let mut db = Database::memory();
 //! db.transact(|tx| {
-//!     let mut scores = tx.root_map()?.entry("scores")?.sorted_map()?;
+//!     let mut scores = tx.root_map()?.into_entry("scores")?.sorted_map()?;
 //!     for (name, score) in [("carol", 7u64), ("alice", 9), ("bob", 5)] {
 //!         scores.put(name, score)?;
 //!     }
