@@ -688,6 +688,91 @@ fn a_one_key_diff_of_a_million_entries_reads_one_path() {
     assert!(reads <= small_reads + 8, "{small_reads} then {reads} reads");
 }
 
+#[test]
+fn a_one_key_change_in_a_large_sorted_map() {
+    let n = 10_000u64;
+    let k = |i: u64| format!("k{i:06}");
+    let mut db = Database::memory();
+    commit(&mut db, |tx| {
+        let mut m = tx.root_map()?.into_entry("sorted")?.sorted_map()?;
+        for i in 0..n {
+            m.put(k(i), i)?;
+        }
+        let mut s = tx.root_map()?.into_entry("set")?.sorted_set()?;
+        for i in 0..n {
+            s.insert(k(i))?;
+        }
+        Ok(())
+    });
+    commit(&mut db, |tx| {
+        tx.root_map()?
+            .into_entry("sorted")?
+            .sorted_map()?
+            .put(k(4321), 0u64)?;
+        let mut s = tx.root_map()?.into_entry("set")?.sorted_set()?;
+        s.remove(k(17))?;
+        s.insert("k004321x").map(|_| ())
+    });
+    let sorted = |tail: &str| vec![key("sorted"), key(tail)];
+    let set = |tail: &str| vec![key("set"), key(tail)];
+    let mut got = rows(&db, 0, 1);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            (
+                set("k000017"),
+                ChangeKind::Removed,
+                Some(bytes("k000017")),
+                None
+            ),
+            (
+                set("k004321x"),
+                ChangeKind::Added,
+                None,
+                Some(bytes("k004321x"))
+            ),
+            (
+                sorted("k004321"),
+                ChangeKind::Changed,
+                Some(MV::Uint(4321)),
+                Some(MV::Uint(0))
+            ),
+        ]
+    );
+    // the shared parts of the trees are skipped, not read entry by entry
+    // (a few reads per node beside the paths to the three changes)
+    let mut d = db.diff(0, 1).unwrap();
+    assert_eq!(d.by_ref().count(), 3);
+    assert!(d.reads() < 1_000, "{} reads", d.reads());
+    // and against a separately built copy, every key is compared
+    let mut db2 = Database::memory();
+    commit(&mut db2, |tx| {
+        let mut m = tx.root().sorted_map()?;
+        for i in 0..n {
+            m.put(k(i), i)?;
+        }
+        Ok(())
+    });
+    commit(&mut db2, |tx| {
+        tx.root().write(())?;
+        let mut m = tx.root().sorted_map()?;
+        for i in (0..n).rev() {
+            m.put(k(i), if i == 9_999 { 1 } else { i })?;
+        }
+        Ok(())
+    });
+    assert_eq!(
+        rows(&db2, 0, 1),
+        vec![(
+            vec![key("k009999")],
+            ChangeKind::Changed,
+            Some(MV::Uint(9_999)),
+            Some(MV::Uint(1))
+        )]
+    );
+}
+
 // ------------------------------------------------------------ hostile bytes
 
 #[test]

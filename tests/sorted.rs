@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::ops::Bound;
 use std::path::PathBuf;
-use xitdb::json::dump_json;
+use xitdb::json::{dump_json, load_json};
+use xitdb::storage::MemoryStorage;
 use xitdb::{Database, Error, SortedMapView};
 
 fn fixture(name: &str) -> PathBuf {
@@ -42,6 +43,51 @@ fn upstream_sorted_files_dump_to_their_json() {
         let expected = fs::read_to_string(fixture(&format!("{name}.json"))).unwrap();
         let db = Database::from_slice(&bytes).unwrap();
         assert!(dump_json(&db).unwrap() == expected, "{name}: dump differs");
+    }
+}
+
+#[test]
+fn upstream_sorted_json_loads_back_to_itself() {
+    for name in SORTED_ONLY {
+        let json = fs::read_to_string(fixture(&format!("{name}.json"))).unwrap();
+        let db = load_json(&json, MemoryStorage::new()).unwrap();
+        assert!(
+            dump_json(&db).unwrap() == json,
+            "{name}: reloaded dump differs"
+        );
+    }
+}
+
+#[test]
+fn malformed_sorted_json_is_an_error() {
+    let doc = |moment: &str| {
+        format!(
+            r#"{{"header":{{"hash_id":"sha1","hash_size":20,"version":0,"tag":"array_list"}},"root":{{"array_list":[{moment}]}}}}"#
+        )
+    };
+    let ok = doc(r#"{"sorted_map":[{"key":{"bytes":"61"},"value":{"uint":1}}]}"#);
+    assert!(load_json(&ok, MemoryStorage::new()).is_ok());
+    for (moment, says) in [
+        (r#"{"sorted_map":[{"value":null}]}"#, "missing \"key\""),
+        (r#"{"sorted_map":[{"key":"61"}]}"#, "a key must be"),
+        (r#"{"sorted_set":[{"key":{"bytes":"zz"}}]}"#, "not hex"),
+        (
+            r#"{"sorted_set":[{"key":{"bytes":"62"}},{"key":{"bytes":"61"}}]}"#,
+            "entry 1: key 61 is not above",
+        ),
+        (
+            r#"{"sorted_map":[{"key":{"bytes":"61"}},{"key":{"bytes":"61"}}]}"#,
+            "entry 1: key 61 is not above",
+        ),
+        (
+            r#"{"sorted_set":[{"key":{"bytes":"61"},"value":null}]}"#,
+            "unknown field \"value\"",
+        ),
+    ] {
+        match load_json(&doc(moment), MemoryStorage::new()) {
+            Err(Error::Json(m)) => assert!(m.contains(says), "{moment}: {m}"),
+            other => panic!("{moment}: {:?}", other.map(|_| ())),
+        }
     }
 }
 

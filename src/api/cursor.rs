@@ -91,6 +91,8 @@ impl std::fmt::Debug for Cursor<'_> {
 ///         ValueRef::Set(s) => format!("set, {} members", s.iter().count()),
 ///         ValueRef::List(l) => format!("list, {} items", l.len()),
 ///         ValueRef::LinkedList(l) => format!("linked list, {} items", l.len()),
+///         ValueRef::SortedMap(m) => format!("sorted map, {} entries", m.len()?),
+///         ValueRef::SortedSet(s) => format!("sorted set, {} members", s.len()?),
 ///     };
 ///     described.push(text);
 /// }

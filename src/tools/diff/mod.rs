@@ -53,6 +53,15 @@
 //!   chosen over a sequence alignment (an LCS of the items) because it is
 //!   what paths into a list mean, it is the same rule for both list kinds,
 //!   and it never needs more than one pass.
+//! * **SortedMaps and SortedSets** are compared *by key, in key order*:
+//!   the two entry streams (a B-tree path at each side's next entry) are
+//!   merged; a key on one side only is [`ChangeKind::Removed`] or
+//!   [`ChangeKind::Added`], a key on both sides has its values compared
+//!   (identical value slots skipped unread). Where both paths stand in the
+//!   very same node at the same entry, the rest of that node (a leaf's
+//!   remaining entries, or whole subtrees) is skipped unread, so a change
+//!   to one key of a large map costs about the two paths to it. The path
+//!   element is [`PathStepBuf::Key`].
 //! * **Values**: scalars (uint, int, float) are compared by tag and bits
 //!   (a float `0.0` and `-0.0` differ; a NaN equals the same NaN bits).
 //!   Bytes are compared by content and format tag, whatever their encoding:
@@ -82,7 +91,7 @@
 //! # Order
 //!
 //! Depth first: a map's changes in trie order (the order of iteration), a
-//! list's in index order; a nested structure's changes where the structure
+//! sorted map's in key order, a list's in index order; a nested structure's changes where the structure
 //! sits. For two records with different hashes in the same trie slot, the
 //! removal comes before the addition.
 //!
@@ -134,12 +143,14 @@
 // The walk every kind shares (the stack of frames, the work limit, the
 // path, the pairing of two values) is in `walker`; each structure kind
 // steps its own frames in its own file, maps and ArrayLists over the block
-// sides of `node`; byte values are compared in `bytes`.
+// sides of `node`, sorted maps and sets as a merge of two key-ordered
+// streams; byte values are compared in `bytes`.
 mod bytes;
 mod linked_list;
 mod list;
 mod map;
 mod node;
+mod sorted;
 mod walker;
 
 use crate::api::cursor::Cursor;

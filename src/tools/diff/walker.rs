@@ -12,6 +12,7 @@
 use super::linked_list::LinkedFrame;
 use super::list::ListFrame;
 use super::map::MapFrame;
+use super::sorted::SortedFrame;
 use super::{Change, ChangeKind, Diff};
 use crate::api::cursor::Cursor;
 use crate::api::value::PathStepBuf;
@@ -38,6 +39,7 @@ pub(super) enum Frame {
     Map(MapFrame),
     List(ListFrame),
     Linked(Box<LinkedFrame>),
+    Sorted(Box<SortedFrame>),
 }
 
 impl Frame {
@@ -47,6 +49,7 @@ impl Frame {
             Frame::Map(f) => f.plen,
             Frame::List(f) => f.plen,
             Frame::Linked(f) => f.plen,
+            Frame::Sorted(f) => f.plen,
         }
     }
 
@@ -56,6 +59,7 @@ impl Frame {
             Frame::Map(m) => m.a.pos().max(m.b.pos()),
             Frame::List(l) => l.a.pos().max(l.b.pos()),
             Frame::Linked(_) => 0,
+            Frame::Sorted(s) => s.headers.0.max(s.headers.1),
         }
     }
 }
@@ -185,6 +189,7 @@ impl<'r> Diff<'r> {
                 Frame::Map(f) => self.step_map(f)?,
                 Frame::List(f) => self.step_list(f)?,
                 Frame::Linked(f) => self.step_linked(f)?,
+                Frame::Sorted(f) => self.step_sorted(f)?,
             };
             match step {
                 Step::Done => {}
@@ -294,6 +299,7 @@ impl<'r> Diff<'r> {
             }
             Tag::ArrayList => self.open_list(a, b, nest, plen),
             Tag::LinkedArrayList => self.open_linked(a, b, nest, plen),
+            Tag::SortedMap | Tag::SortedSet => self.open_sorted(tag, a, b, nest, plen),
             _ => Err(Error::corrupt(
                 b.value,
                 "an internal node where a value belongs",

@@ -110,22 +110,27 @@ fn write_value(out: &mut String, c: &Cursor<'_>, depth: usize) -> Result<()> {
             let count = counted(s.kind()).then(|| s.count()).transpose()?;
             write_entries(out, s.kind(), count, s.iter(), false, depth)?
         }
-        ValueRef::SortedMap(m) => write_sorted(out, "sorted_map", m.iter()?, true, depth)?,
-        ValueRef::SortedSet(s) => write_sorted(out, "sorted_set", s.iter()?, false, depth)?,
+        ValueRef::SortedMap(m) => write_sorted(out, "sorted_map", || m.iter(), true, depth)?,
+        ValueRef::SortedSet(s) => write_sorted(out, "sorted_set", || s.iter(), false, depth)?,
     }
     Ok(())
 }
 
 /// A sorted map or set: its entries in key order, keys as plain bytes.
-fn write_sorted(
+///
+/// The iterator (two B-tree paths) is made here, not in `write_value`, and
+/// this is never inlined, so that the frame `write_value` repeats at every
+/// nesting level stays small.
+#[inline(never)]
+fn write_sorted<'r>(
     out: &mut String,
     name: &str,
-    entries: SortedEntries<'_>,
+    entries: impl FnOnce() -> Result<SortedEntries<'r>>,
     with_values: bool,
     depth: usize,
 ) -> Result<()> {
     let _ = write!(out, "{{\"{name}\":[");
-    for (i, e) in entries.enumerate() {
+    for (i, e) in entries()?.enumerate() {
         let e = e?;
         if i > 0 {
             out.push(',');

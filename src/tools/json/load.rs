@@ -107,7 +107,10 @@ fn float(v: &Json) -> Result<f64> {
 /// `{"hash_set":[ENTRY,...]}`, and `{"counted_hash_map":{"count":N,
 /// "entries":[ENTRY,...]}}` / `{"counted_hash_set":{...}}` (the count is
 /// not checked). An ENTRY is `{"hash":"HEX","key":VALUE,"value":VALUE}`;
-/// set members have no `"value"`.
+/// set members have no `"value"`. `{"sorted_map":[{"key":{"bytes":"HEX"},
+/// "value":VALUE},...]}` and `{"sorted_set":[{"key":{"bytes":"HEX"}},...]}`
+/// list their entries in strictly ascending key order (keys out of order or
+/// repeated are an error); a missing `"value"` is null.
 ///
 /// Structures are created fresh: an existing structure at `cursor` is
 /// replaced, not merged into. Entries are inserted by their hashes, so a
@@ -229,8 +232,73 @@ fn build(mut cur: CursorMut<'_>, v: &Json) -> Result<()> {
             }
             Ok(())
         }
+        "sorted_map" | "sorted_set" => {
+            let list = body
+                .as_array()
+                .ok_or_else(|| needs("an array of entries"))?;
+            build_sorted(cur, kind == "sorted_map", list)
+        }
         other => Err(bad(format!("unknown value kind {other:?}: {NOT_A_VALUE}"))),
     }
+}
+
+/// Writes a sorted map or set from its entries, which must come in
+/// strictly ascending key order (as the dump prints them).
+fn build_sorted(mut cur: CursorMut<'_>, is_map: bool, list: &[Json]) -> Result<()> {
+    cur.write(())?;
+    let mut prev: Option<Vec<u8>> = None;
+    let mut next_key = |i: usize, e: &Json| -> Result<Vec<u8>> {
+        let key = sorted_key(e, is_map).map_err(|e| match e {
+            Error::Json(m) => bad(format!("sorted entry {i}: {m}")),
+            other => other,
+        })?;
+        if prev.as_ref().is_some_and(|p| *p >= key) {
+            return Err(bad(format!(
+                "sorted entry {i}: key {} is not above the key before it (keys must be \
+                 strictly ascending)",
+                super::dump::hex(&key)
+            )));
+        }
+        prev = Some(key.clone());
+        Ok(key)
+    };
+    if is_map {
+        let mut map = cur.sorted_map()?;
+        for (i, e) in list.iter().enumerate() {
+            let key = next_key(i, e)?;
+            build(map.entry(&key)?, e.get("value").unwrap_or(&Json::Null))?;
+        }
+    } else {
+        let mut set = cur.sorted_set()?;
+        for (i, e) in list.iter().enumerate() {
+            set.insert(next_key(i, e)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The key of a sorted entry `{"key":{"bytes":"HEX"},"value":VALUE}` (no
+/// `"value"` for set members), checking its fields.
+fn sorted_key(e: &Json, is_map: bool) -> Result<Vec<u8>> {
+    let o = e.as_object().ok_or_else(|| {
+        bad(format!(
+            "an entry must be an object with a \"key\", found {e}"
+        ))
+    })?;
+    if let Some(k) = o
+        .keys()
+        .find(|k| !(k.as_str() == "key" || (is_map && k.as_str() == "value")))
+    {
+        return Err(bad(format!("unknown field {k:?}")));
+    }
+    let key = o.get("key").ok_or_else(|| bad("missing \"key\""))?;
+    let hex = key
+        .as_object()
+        .filter(|k| k.len() == 1)
+        .and_then(|k| k.get("bytes"))
+        .and_then(Json::as_str)
+        .ok_or_else(|| bad(format!("a key must be {{\"bytes\":\"HEX\"}}, found {key}")))?;
+    unhex(hex)
 }
 
 /// One map entry or set member, checked, with its hash.
@@ -303,6 +371,8 @@ mod tests {
             r#"{"bytes":"00ff","format_tag":"6a73"}"#,
             r#"{"linked_array_list":[{"uint":1},{"array_list":[]}]}"#,
             r#"{"counted_hash_set":{"count":0,"entries":[]}}"#,
+            r#"{"sorted_map":[{"key":{"bytes":""},"value":null},{"key":{"bytes":"00"},"value":{"sorted_set":[{"key":{"bytes":"61"}},{"key":{"bytes":"ff"}}]}},{"key":{"bytes":"01"},"value":{"uint":1}}]}"#,
+            r#"{"sorted_set":[]}"#,
         ] {
             assert_eq!(written(canon).unwrap(), canon);
         }
@@ -343,6 +413,17 @@ mod tests {
             r#"{"hash_map":[{"hash":"00","key":null,"x":1}]}"#,
             r#"{"hash_set":[{"key":{"bytes":"61"},"value":{"uint":1}}]}"#,
             r#"{"counted_hash_map":[]}"#,
+            r#"{"sorted_map":{}}"#,
+            r#"{"sorted_map":[{"value":null}]}"#,
+            r#"{"sorted_map":[{"key":{"uint":1},"value":null}]}"#,
+            r#"{"sorted_map":[{"key":{"bytes":"61","format_tag":"0000"},"value":null}]}"#,
+            r#"{"sorted_map":[{"key":{"bytes":"6"},"value":null}]}"#,
+            r#"{"sorted_map":[{"key":{"bytes":"62"}},{"key":{"bytes":"61"}}]}"#,
+            r#"{"sorted_map":[{"key":{"bytes":"61"}},{"key":{"bytes":"61"}}]}"#,
+            r#"{"sorted_map":[{"key":{"bytes":"61"},"hash":"00"}]}"#,
+            r#"{"sorted_set":[{"key":{"bytes":"61"},"value":null}]}"#,
+            r#"{"sorted_set":[{"key":{"bytes":"6161"}},{"key":{"bytes":"61"}}]}"#,
+            r#"{"sorted_set":[5]}"#,
         ] {
             assert!(
                 matches!(written(bad), Err(Error::Json(_))),

@@ -124,7 +124,12 @@ impl Path {
         if self.advance(leaf, forward) {
             return Ok(());
         }
-        let mut d = leaf;
+        self.climb(src, leaf, forward)
+    }
+
+    /// Moves on from the last (or first) entry below level `d`'s current
+    /// index to the next entry beyond it, climbing as far as needed.
+    fn climb(&mut self, src: &Src<'_>, mut d: usize, forward: bool) -> Result<()> {
         loop {
             if self.advance(d, forward) {
                 if self.enter_from(src, d, forward)? {
@@ -137,6 +142,60 @@ impl Path {
                 .checked_sub(1)
                 .ok_or_else(|| Error::corrupt(self.leaf().node, "B-tree ended before its size"))?;
         }
+    }
+
+    /// Level `height` above the leaf (0 = the leaf), if the path is that deep.
+    fn at_height(&self, height: usize) -> Option<Level> {
+        let d = self.depth.checked_sub(height + 1)?;
+        self.levels.get(d).copied()
+    }
+
+    /// The greatest height at which this path and `other` (into trees of
+    /// the same storage) stand in the same node at the same index, at the
+    /// first entry of the child there: from that point to the end of that
+    /// node, both trees hold the very same entries. `None` when even their
+    /// leaf positions differ.
+    pub fn shared_height(&self, other: &Path) -> Option<usize> {
+        let mut found = None;
+        for h in 0..MAX_DEPTH {
+            let (Some(a), Some(b)) = (self.at_height(h), other.at_height(h)) else {
+                break;
+            };
+            if a.node != b.node || a.idx != b.idx {
+                break;
+            }
+            found = Some(h);
+            if a.idx != 0 {
+                break;
+            }
+        }
+        found
+    }
+
+    /// Entries from the path's position to the end of its node at `height`
+    /// (where the path stands at the first entry of its child).
+    pub fn rest_count(&self, src: &Src<'_>, height: usize) -> Result<u64> {
+        let level = self
+            .at_height(height)
+            .ok_or_else(|| Error::corrupt(0, "B-tree path shallower than asked"))?;
+        if height == 0 {
+            return Ok(u64::from(level.num.saturating_sub(level.idx)));
+        }
+        let mut n = 0u64;
+        for i in usize::from(level.idx)..usize::from(level.num) {
+            n = n.saturating_add(count(src, self.layout, level.node, i)?);
+        }
+        Ok(n)
+    }
+
+    /// Moves forward past the rest of the node at `height`, to the first
+    /// entry after it; the caller knows the tree holds one.
+    pub fn skip_rest(&mut self, src: &Src<'_>, height: usize) -> Result<()> {
+        let d = self
+            .depth
+            .checked_sub(height + 2)
+            .ok_or_else(|| Error::corrupt(self.leaf().node, "B-tree ended before its size"))?;
+        self.climb(src, d, true)
     }
 
     /// Moves the index at level `d` one entry on; false at the node's edge.

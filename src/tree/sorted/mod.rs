@@ -216,7 +216,7 @@ fn node_head(src: &Src<'_>, pos: u64) -> Result<(NodeKind, usize)> {
 }
 
 /// The record a leaf slot points at.
-fn kv_of(src: &Src<'_>, slot: Slot) -> Result<Kv> {
+pub(crate) fn kv_of(src: &Src<'_>, slot: Slot) -> Result<Kv> {
     if slot.tag != Tag::KvPair {
         return Err(Error::UnexpectedTag {
             expected: "kv_pair",
