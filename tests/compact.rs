@@ -518,7 +518,7 @@ const SORTED_ONLY: &[&str] = &[
 ];
 
 fn btree_fixture(file: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/golden-btree")
         .join(file)
 }

@@ -1293,7 +1293,7 @@ const SORTED_GOLDEN: &[&str] = &[
 ];
 
 fn sorted_golden(name: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-btree");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-btree");
     std::fs::read(dir.join(format!("{name}.xdb"))).unwrap()
 }
 
