@@ -92,6 +92,7 @@ pub struct ListHeader {
 
 impl ListHeader {
     /// Encodes size and pointer.
+    #[inline]
     pub fn encode(self) -> [u8; LIST_HEADER_LEN as usize] {
         let mut b = [0u8; LIST_HEADER_LEN as usize];
         put_u64(&mut b, 0, self.size);
@@ -101,6 +102,7 @@ impl ListHeader {
 
     /// Decodes size and pointer (no validation: the pointer is checked where
     /// it is followed).
+    #[inline]
     pub fn decode(b: [u8; LIST_HEADER_LEN as usize]) -> ListHeader {
         ListHeader {
             size: u64_at(&b, 0).unwrap_or(0),
@@ -123,6 +125,7 @@ pub struct LinkedHeader {
 
 impl LinkedHeader {
     /// Encodes size, pointer and shift.
+    #[inline]
     pub fn encode(self) -> [u8; LINKED_HEADER_LEN as usize] {
         let mut b = [0u8; LINKED_HEADER_LEN as usize];
         put_u64(&mut b, 0, self.size);
@@ -132,6 +135,7 @@ impl LinkedHeader {
     }
 
     /// Decodes size, pointer and shift (no validation).
+    #[inline]
     pub fn decode(b: [u8; LINKED_HEADER_LEN as usize]) -> LinkedHeader {
         LinkedHeader {
             size: u64_at(&b, 0).unwrap_or(0),
@@ -142,6 +146,7 @@ impl LinkedHeader {
 
     /// The shift as readers take it: bits 5..0 of the shift byte (bits 7..6
     /// are padding, ignored when read).
+    #[inline]
     pub fn shift_bits(self) -> u8 {
         self.shift & 0x3F
     }
@@ -159,6 +164,7 @@ pub struct LinkedEntry {
 
 impl LinkedEntry {
     /// Encodes the slot, then the leaf count.
+    #[inline]
     pub fn encode(self) -> [u8; LINKED_SLOT_LEN as usize] {
         let mut b = [0u8; LINKED_SLOT_LEN as usize];
         let (slot, size) = b.split_at_mut(SLOT_LEN as usize);
@@ -168,6 +174,7 @@ impl LinkedEntry {
     }
 
     /// Decodes entry `i` of a block's bytes read from `pos`.
+    #[inline]
     pub fn decode_in(block: &[u8], i: usize, pos: u64) -> Result<LinkedEntry> {
         let off = i.saturating_mul(LINKED_SLOT_LEN as usize);
         let slot = slot_at(block, off, pos)?;
@@ -188,22 +195,26 @@ pub struct KvLayout {
 
 impl KvLayout {
     /// Offset of the key slot.
+    #[inline]
     pub fn key_off(self) -> u64 {
         self.hash_len
     }
 
     /// Offset of the value slot.
+    #[inline]
     pub fn value_off(self) -> u64 {
         self.hash_len + SLOT_LEN
     }
 
     /// Length of the whole record.
+    #[inline]
     pub fn len(self) -> u64 {
         self.hash_len + 2 * SLOT_LEN
     }
 
     /// True when the record would hold nothing but its slots (never, for a
     /// real hash).
+    #[inline]
     pub fn is_empty(self) -> bool {
         self.hash_len == 0
     }
@@ -289,6 +300,7 @@ pub enum RecordKind {
 impl RecordKind {
     /// Bytes of the record (for key/value records: of its two slots; for
     /// byte strings 0, their length is stored in the record).
+    #[inline]
     pub fn len(self) -> usize {
         match self {
             RecordKind::Bytes { .. } => 0,
@@ -305,11 +317,13 @@ impl RecordKind {
     }
 
     /// True for kinds without a fixed-length body (byte strings).
+    #[inline]
     pub fn is_empty(self) -> bool {
         self.len() == 0
     }
 
     /// Number of children (slots, or the header's one pointer).
+    #[inline]
     pub fn children(self) -> u8 {
         match self {
             RecordKind::Bytes { .. } => 0,
@@ -324,6 +338,7 @@ impl RecordKind {
 
     /// Offset of child `i`'s slot (for headers: of the root pointer, at 8;
     /// for a sorted branch, children 16..32 are its separators).
+    #[inline]
     pub fn child_off(self, i: u8) -> usize {
         let i = usize::from(i);
         match self {
@@ -341,6 +356,7 @@ impl RecordKind {
 
     /// Offset of the 8-byte pointer of child `i` (a slot's value follows
     /// its tag byte; a header's pointer is bare).
+    #[inline]
     pub fn ptr_off(self, i: u8) -> usize {
         match self {
             RecordKind::ListHeader | RecordKind::LinkedHeader | RecordKind::BTreeHeader { .. } => 8,

@@ -139,7 +139,7 @@ impl<'r> Src<'r> {
     }
 
     /// Compares the `other.len()` bytes at `pos` with `other`, without copying.
-    #[inline]
+    #[inline(always)]
     pub fn eq_at(&self, pos: u64, other: &[u8]) -> Result<bool> {
         if let Some(b) = self.direct_slice(pos, other.len()) {
             return Ok(b == other);
