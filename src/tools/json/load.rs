@@ -190,47 +190,7 @@ fn build(mut cur: CursorMut<'_>, v: &Json) -> Result<()> {
             Ok(())
         }
         "hash_map" | "hash_set" | "counted_hash_map" | "counted_hash_set" => {
-            let counted = kind.starts_with("counted");
-            let list = if counted {
-                body.get("entries")
-            } else {
-                Some(body)
-            }
-            .and_then(Json::as_array)
-            .ok_or_else(|| {
-                needs(if counted {
-                    "{\"count\":N,\"entries\":[...]}"
-                } else {
-                    "an array of entries"
-                })
-            })?;
-            let hasher = cur.hasher();
-            cur.write(())?;
-            if kind.ends_with("set") {
-                let mut set = if counted {
-                    cur.counted_hash_set()?
-                } else {
-                    cur.hash_set()?
-                };
-                for e in list {
-                    let e = Entry::read(e, true, &hasher)?;
-                    let mut entry = set.entry_by_hash(&e.hash)?;
-                    build(entry.key(), e.key)?;
-                }
-            } else {
-                let mut map = if counted {
-                    cur.counted_hash_map()?
-                } else {
-                    cur.hash_map()?
-                };
-                for e in list {
-                    let e = Entry::read(e, false, &hasher)?;
-                    let mut entry = map.entry_by_hash(&e.hash)?;
-                    build(entry.key(), e.key)?;
-                    build(entry.value(), e.value)?;
-                }
-            }
-            Ok(())
+            build_hamt(cur, kind, body)
         }
         "sorted_map" | "sorted_set" => {
             let list = body
@@ -240,6 +200,52 @@ fn build(mut cur: CursorMut<'_>, v: &Json) -> Result<()> {
         }
         other => Err(bad(format!("unknown value kind {other:?}: {NOT_A_VALUE}"))),
     }
+}
+
+/// Writes a HashMap or HashSet (counted or not) from its entries.
+fn build_hamt(mut cur: CursorMut<'_>, kind: &str, body: &Json) -> Result<()> {
+    let needs = |what: &str| bad(format!("{{\"{kind}\":...}} needs {what}, found {body}"));
+    let counted = kind.starts_with("counted");
+    let list = if counted {
+        body.get("entries")
+    } else {
+        Some(body)
+    }
+    .and_then(Json::as_array)
+    .ok_or_else(|| {
+        needs(if counted {
+            "{\"count\":N,\"entries\":[...]}"
+        } else {
+            "an array of entries"
+        })
+    })?;
+    let hasher = cur.hasher();
+    cur.write(())?;
+    if kind.ends_with("set") {
+        let mut set = if counted {
+            cur.counted_hash_set()?
+        } else {
+            cur.hash_set()?
+        };
+        for e in list {
+            let e = Entry::read(e, true, &hasher)?;
+            let mut entry = set.entry_by_hash(&e.hash)?;
+            build(entry.key(), e.key)?;
+        }
+    } else {
+        let mut map = if counted {
+            cur.counted_hash_map()?
+        } else {
+            cur.hash_map()?
+        };
+        for e in list {
+            let e = Entry::read(e, false, &hasher)?;
+            let mut entry = map.entry_by_hash(&e.hash)?;
+            build(entry.key(), e.key)?;
+            build(entry.value(), e.value)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes a sorted map or set from its entries, which must come in
