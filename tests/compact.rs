@@ -507,20 +507,10 @@ proptest! {
 // ------------------------------------------------ sorted maps and sets
 
 /// Upstream's B-tree golden files that hold no LinkedArrayList.
-const SORTED_ONLY: &[&str] = &[
-    "sorted_map_small",
-    "sorted_map_large",
-    "sorted_map_keys",
-    "sorted_set_basic",
-    "sorted_set_large",
-    "sorted_map_clone",
-    "sorted_remove_all",
-];
+use common::golden_files::SORTED_ONLY;
 
 fn btree_fixture(file: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/golden-btree")
-        .join(file)
+    golden_files::btree_path(file)
 }
 
 /// Compacting all moments keeps every dump, and the result compacts to the

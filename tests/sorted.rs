@@ -16,25 +16,16 @@ use std::fs;
 use std::ops::Bound;
 use std::path::PathBuf;
 use xitdb::json::{dump_json, load_json};
+
+#[allow(dead_code)]
+mod common;
+use common::golden_files::{btree_path, SORTED_ONLY};
 use xitdb::storage::MemoryStorage;
 use xitdb::{Database, Error, SortedMapView};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/golden-btree")
-        .join(name)
+    btree_path(name)
 }
-
-/// The B-tree golden files that hold no LinkedArrayList.
-const SORTED_ONLY: &[&str] = &[
-    "sorted_map_small",
-    "sorted_map_large",
-    "sorted_map_keys",
-    "sorted_set_basic",
-    "sorted_set_large",
-    "sorted_map_clone",
-    "sorted_remove_all",
-];
 
 #[test]
 fn upstream_sorted_files_dump_to_their_json() {

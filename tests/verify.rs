@@ -1281,20 +1281,10 @@ proptest! {
 
 // ------------------------------------------------------ sorted collections
 
-/// The upstream B-tree golden files that hold no LinkedArrayList.
-const SORTED_GOLDEN: &[&str] = &[
-    "sorted_map_small",
-    "sorted_map_large",
-    "sorted_map_keys",
-    "sorted_set_basic",
-    "sorted_set_large",
-    "sorted_map_clone",
-    "sorted_remove_all",
-];
+use common::golden_files::SORTED_ONLY as SORTED_GOLDEN;
 
 fn sorted_golden(name: &str) -> Vec<u8> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-btree");
-    std::fs::read(dir.join(format!("{name}.xdb"))).unwrap()
+    std::fs::read(common::golden_files::btree_path(&format!("{name}.xdb"))).unwrap()
 }
 
 #[test]

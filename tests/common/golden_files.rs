@@ -30,3 +30,22 @@ pub fn fixtures() -> Vec<PathBuf> {
 pub fn name(p: &Path) -> String {
     p.file_stem().unwrap().to_string_lossy().into_owned()
 }
+
+/// The upstream B-tree golden files (`tests/fixtures/golden-btree/`) that
+/// hold no LinkedArrayList: sorted maps and sets only.
+pub const SORTED_ONLY: &[&str] = &[
+    "sorted_map_small",
+    "sorted_map_large",
+    "sorted_map_keys",
+    "sorted_set_basic",
+    "sorted_set_large",
+    "sorted_map_clone",
+    "sorted_remove_all",
+];
+
+/// The B-tree golden file `file` (a name with its extension).
+pub fn btree_path(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden-btree")
+        .join(file)
+}
