@@ -26,6 +26,14 @@ pub const LIST_N: u64 = 1_000_000;
 pub const TRAVELS: u64 = 100_000;
 /// Fresh opens of W9.
 pub const OPENS: u64 = 1_000;
+/// Entries of the W10 sorted map.
+pub const SORTED_N: u64 = 100_000;
+/// Lookups of W11.
+pub const SORTED_GETS: u64 = 1_000_000;
+/// Range scans of W12.
+pub const SCANS: u64 = 1_000;
+/// Entries each W12 scan reads (fewer when it reaches the last key).
+pub const SCAN_LEN: usize = 100;
 
 /// `key(i)`: the 8-byte big-endian encoding of `i`.
 pub fn key(i: u64) -> [u8; 8] {
@@ -47,13 +55,18 @@ impl Rng {
         Rng(0x9E3779B97F4A7C15)
     }
 
-    /// The next random index below `n`.
-    pub fn next(&mut self, n: u64) -> u64 {
+    /// The next random u64 (W10's keys are these, not reduced).
+    pub fn next_u64(&mut self) -> u64 {
         let x = &mut self.0;
         *x ^= *x >> 12;
         *x ^= *x << 25;
         *x ^= *x >> 27;
-        x.wrapping_mul(0x2545F4914F6CDD1D) % n
+        x.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+
+    /// The next random index below `n`.
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
     }
 }
 
@@ -61,6 +74,37 @@ impl Default for Rng {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// W10's keys: `r[i]`, the i-th random u64 of a fresh generator, for `i` in
+/// `0..SORTED_N`; W10 puts `key(r[i]) -> i` in this (random) order.
+/// xorshift64* never repeats a state within its period and its output
+/// multiplier is odd (a bijection), so the keys are distinct; the callers
+/// still check the entry count.
+pub fn sorted_keys() -> Vec<u64> {
+    let mut rng = Rng::new();
+    (0..SORTED_N).map(|_| rng.next_u64()).collect()
+}
+
+/// W12's expected totals over its SCANS scans: the starts are `key(r[i])`
+/// with `i = next(SORTED_N)` of a fresh generator; each scan reads up to
+/// SCAN_LEN entries from its start (included) in key order. Computed on a
+/// sorted `Vec` outside any timed region; returns (entries read, sum of
+/// their values).
+pub fn scan_model(r: &[u64]) -> (u64, u64) {
+    let mut sorted: Vec<(u64, u64)> = r.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    let mut rng = Rng::new();
+    let (mut count, mut sum) = (0u64, 0u64);
+    for _ in 0..SCANS {
+        let start = r[rng.next(SORTED_N) as usize];
+        let at = sorted.partition_point(|e| e.0 < start);
+        for e in sorted.iter().skip(at).take(SCAN_LEN) {
+            count += 1;
+            sum = sum.wrapping_add(e.1);
+        }
+    }
+    (count, sum)
 }
 
 /// Runs `f` and returns its result with the seconds it took.

@@ -19,8 +19,8 @@ pub mod memory;
 pub mod redb_peer;
 
 /// The workload ids of WORKLOADS.md, in spec order.
-pub const WORKLOADS: [&str; 12] = [
-    "W1", "W1b", "W2", "W2b", "W3", "W3d", "W4", "W5", "W6", "W7", "W8", "W9",
+pub const WORKLOADS: [&str; 15] = [
+    "W1", "W1b", "W2", "W2b", "W3", "W3d", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12",
 ];
 
 /// What one system covers: the workloads it runs, each with its backends,
@@ -57,6 +57,9 @@ pub const COVERAGE: &[Coverage] = &[
             ("W7", FILE),
             ("W8", MEM),
             ("W9", FILE),
+            ("W10", BOTH),
+            ("W11", FILE),
+            ("W12", FILE),
         ],
         skips: &[],
     },
@@ -71,6 +74,9 @@ pub const COVERAGE: &[Coverage] = &[
             ("W5", MEM),
             ("W6", MEM),
             ("W8", MEM),
+            ("W10", MEM),
+            ("W11", MEM),
+            ("W12", MEM),
         ],
         skips: &[
             ("W3", "std has no versions: keeping 10,000 moments means cloning the whole map per transaction (unbounded)"),
@@ -92,6 +98,9 @@ pub const COVERAGE: &[Coverage] = &[
             ("W6", MEM),
             ("W7", MEM),
             ("W8", MEM),
+            ("W10", MEM),
+            ("W11", MEM),
+            ("W12", MEM),
         ],
         skips: &[
             ("W3d", "imbl has no persistence (no durable commit)"),
@@ -110,11 +119,15 @@ pub const COVERAGE: &[Coverage] = &[
             ("W5", MEM),
             ("W6", MEM),
             ("W7", MEM),
+            ("W10", MEM),
+            ("W11", MEM),
+            ("W12", MEM),
         ],
         skips: &[
             ("W3d", "rpds has no persistence (no durable commit)"),
             ("W8", "rpds::Vector has no insert/remove at an index nor slice/concat (only push_back/drop_last/set)"),
             ("W9", "rpds has no file to open"),
+
         ],
     },
     Coverage {
@@ -128,6 +141,9 @@ pub const COVERAGE: &[Coverage] = &[
             ("W3d", FILE),
             ("W6", FILE),
             ("W9", FILE),
+            ("W10", BOTH),
+            ("W11", FILE),
+            ("W12", FILE),
         ],
         skips: &[
             ("W4", "redb has no list type (a u64-keyed table would be a different workload)"),

@@ -4,8 +4,12 @@
 //! pointer kind: std's `RandomState` (SipHash-1-3) for all three maps, `Arc`
 //! for imbl, `Rc` for rpds.
 //!
+//! W10-W12 (sorted map) run on std's `BTreeMap`, `imbl::OrdMap` and
+//! `rpds::RedBlackTreeMap`, keyed by the 8 key bytes (bytewise order, no
+//! hashing); W11/W12 read the map W10 builds (untimed, in the same process).
+//!
 //! Each workload is written once, generic over the small traits [`Map`],
-//! [`Persistent`], [`Seq`] and [`SeqEdit`]; each system's `run_*` only says
+//! [`Persistent`], [`Seq`], [`SeqEdit`] and [`Ordered`]; each system's `run_*` only says
 //! which types it uses. Every row is on the "memory" backend with `bytes` 0.
 //! Where the spec reads "the file of W1" (W2, W2b, W6) the peers read the map
 //! W1 builds (untimed, in the same process); W7 reads the versions of W3.
@@ -15,7 +19,8 @@
 //! xitdb computes SHA-1.
 
 use crate::common::{
-    check, emit, key, timed, w8_model, w8_ops, Ctx, Op, Res, Rng, COMMITS, GETS, LIST_N, N, TRAVELS,
+    check, emit, key, scan_model, sorted_keys, timed, w8_model, w8_ops, Ctx, Op, Res, Rng, COMMITS,
+    GETS, LIST_N, N, SCANS, SCAN_LEN, SORTED_GETS, SORTED_N, TRAVELS,
 };
 use std::hash::Hash;
 
@@ -36,6 +41,92 @@ pub trait Map<K>: Sized {
 /// A map whose `clone` is O(1) and shares structure, so keeping one version
 /// per transaction is bounded (W3, W7).
 pub trait Persistent: Clone {}
+
+/// An ordered map from 8-byte keys (bytewise order) to u64 (W10-W12).
+pub trait Ordered: Sized {
+    /// An empty map.
+    fn empty() -> Self;
+    /// Puts `k -> v`, in place.
+    fn put(&mut self, k: [u8; 8], v: u64);
+    /// The value of `k`.
+    fn get(&self, k: &[u8; 8]) -> Option<u64>;
+    /// How many entries.
+    fn count(&self) -> usize;
+    /// Up to `take` entries from the first key `>= from`, in key order:
+    /// (how many, the sum of their values).
+    fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64);
+    /// Every key, in the map's order (to check it).
+    fn keys_in_order(&self) -> Vec<[u8; 8]>;
+}
+
+/// Sums the values of up to `take` entries.
+fn sum_first<'a>(it: impl Iterator<Item = &'a u64>, take: usize) -> (u64, u64) {
+    it.take(take)
+        .fold((0, 0), |(c, s), v| (c + 1, s.wrapping_add(*v)))
+}
+
+impl Ordered for std::collections::BTreeMap<[u8; 8], u64> {
+    fn empty() -> Self {
+        Self::new()
+    }
+    fn put(&mut self, k: [u8; 8], v: u64) {
+        self.insert(k, v);
+    }
+    fn get(&self, k: &[u8; 8]) -> Option<u64> {
+        self.get(k).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64) {
+        sum_first(self.range(*from..).map(|e| e.1), take)
+    }
+    fn keys_in_order(&self) -> Vec<[u8; 8]> {
+        self.keys().copied().collect()
+    }
+}
+
+impl Ordered for imbl::OrdMap<[u8; 8], u64> {
+    fn empty() -> Self {
+        Self::new()
+    }
+    fn put(&mut self, k: [u8; 8], v: u64) {
+        self.insert(k, v);
+    }
+    fn get(&self, k: &[u8; 8]) -> Option<u64> {
+        self.get(k).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64) {
+        sum_first(self.range(*from..).map(|e| e.1), take)
+    }
+    fn keys_in_order(&self) -> Vec<[u8; 8]> {
+        self.keys().copied().collect()
+    }
+}
+
+impl Ordered for rpds::RedBlackTreeMap<[u8; 8], u64> {
+    fn empty() -> Self {
+        Self::new()
+    }
+    fn put(&mut self, k: [u8; 8], v: u64) {
+        self.insert_mut(k, v);
+    }
+    fn get(&self, k: &[u8; 8]) -> Option<u64> {
+        self.get(k).copied()
+    }
+    fn count(&self) -> usize {
+        self.size()
+    }
+    fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64) {
+        sum_first(self.range(*from..).map(|e| e.1), take)
+    }
+    fn keys_in_order(&self) -> Vec<[u8; 8]> {
+        self.keys().copied().collect()
+    }
+}
 
 /// A list of u64 that appends and reads by index (W4, W5).
 pub trait Seq: Sized {
@@ -343,13 +434,92 @@ fn list_edits<L: SeqEdit>(sys: &str) -> Res {
     Ok(())
 }
 
+/// W10's map: `key(r[i]) -> i` for `i` in `0..SORTED_N`, in that (random)
+/// order.
+fn sorted_fill<M: Ordered>(r: &[u64]) -> M {
+    let mut m = M::empty();
+    for (i, &k) in (0..SORTED_N).zip(r) {
+        m.put(key(k), i);
+    }
+    m
+}
+
+/// W10: put SORTED_N random keys into an empty ordered map; checks the
+/// count, the key order and every value.
+fn sorted_insert<M: Ordered>(sys: &str) -> Res {
+    let r = sorted_keys();
+    let (m, s) = timed(|| sorted_fill::<M>(&r));
+    check(m.count() as u64 == SORTED_N, "W10 entries")?;
+    let keys = m.keys_in_order();
+    check(keys.windows(2).all(|w| w[0] < w[1]), "W10 key order")?;
+    check(
+        (0..SORTED_N).all(|i| m.get(&key(r[i as usize])) == Some(i)),
+        "W10 values",
+    )?;
+    emit(sys, "W10", "memory", SORTED_N, s, 0);
+    Ok(())
+}
+
+/// W11: SORTED_GETS random lookups of existing keys in W10's map (built
+/// untimed).
+fn sorted_get<M: Ordered>(sys: &str) -> Res {
+    let r = sorted_keys();
+    let m: M = sorted_fill(&r);
+    let mut rng = Rng::new();
+    let (mut sum, mut want) = (0u64, 0u64);
+    let (found, s) = timed(|| {
+        for _ in 0..SORTED_GETS {
+            let i = rng.next(SORTED_N);
+            want = want.wrapping_add(i);
+            sum = sum.wrapping_add(m.get(&key(r[i as usize]))?);
+        }
+        Some(())
+    });
+    check(found.is_some(), "W11 missing key")?;
+    check(sum == want, "W11 sum")?;
+    emit(sys, "W11", "memory", SORTED_GETS, s, 0);
+    Ok(())
+}
+
+/// W12: SCANS range scans of SCAN_LEN entries from random existing keys of
+/// W10's map (built untimed), summing the values.
+fn sorted_range<M: Ordered>(sys: &str) -> Res {
+    let r = sorted_keys();
+    let want = scan_model(&r);
+    let m: M = sorted_fill(&r);
+    let mut rng = Rng::new();
+    let (got, s) = timed(|| {
+        let (mut count, mut sum) = (0u64, 0u64);
+        for _ in 0..SCANS {
+            let (c, v) = m.scan(&key(r[rng.next(SORTED_N) as usize]), SCAN_LEN);
+            count += c;
+            sum = sum.wrapping_add(v);
+        }
+        (count, sum)
+    });
+    check(got == want, "W12 count and sum")?;
+    emit(sys, "W12", "memory", SCANS, s, 0);
+    Ok(())
+}
+
+/// W10-W12 on the ordered map `O`; `None` for any other id.
+fn run_sorted<O: Ordered>(sys: &str, id: &str) -> Option<Res> {
+    Some(match id {
+        "W10" => sorted_insert::<O>(sys),
+        "W11" => sorted_get::<O>(sys),
+        "W12" => sorted_range::<O>(sys),
+        _ => return None,
+    })
+}
+
 /// The workloads every in-memory peer runs, given its hash-keyed map `H`,
-/// its key-bytes map `K` and its list `L`; `None` for any other id.
-fn run_common<H, K, L>(sys: &str, id: &str, ctx: &Ctx) -> Option<Res>
+/// its key-bytes map `K`, its list `L` and its ordered map `O`; `None` for any other id.
+fn run_common<H, K, L, O>(sys: &str, id: &str, ctx: &Ctx) -> Option<Res>
 where
     H: Map<[u8; 20]>,
     K: Map<[u8; 8]>,
     L: Seq,
+    O: Ordered,
 {
     let h = &ctx.h;
     Some(match id {
@@ -360,19 +530,22 @@ where
         "W4" => list_append::<L>(sys),
         "W5" => list_get::<L>(sys),
         "W6" => iterate::<H>(sys, h),
-        _ => return None,
+        _ => return run_sorted::<O>(sys, id),
     })
 }
 
 type StdMap<K> = std::collections::HashMap<K, u64>;
 type ImblMap<K> = imbl::HashMap<K, u64>;
 type RpdsMap<K> = rpds::HashTrieMap<K, u64>;
+type StdOrd = std::collections::BTreeMap<[u8; 8], u64>;
+type ImblOrd = imbl::OrdMap<[u8; 8], u64>;
+type RpdsOrd = rpds::RedBlackTreeMap<[u8; 8], u64>;
 
 /// Runs workload `id` on std::collections (`None`: not covered).
 pub fn run_std(id: &str, ctx: &Ctx) -> Option<Res> {
     match id {
         "W8" => Some(list_edits::<Vec<u64>>("std")),
-        _ => run_common::<StdMap<[u8; 20]>, StdMap<[u8; 8]>, Vec<u64>>("std", id, ctx),
+        _ => run_common::<StdMap<[u8; 20]>, StdMap<[u8; 8]>, Vec<u64>, StdOrd>("std", id, ctx),
     }
 }
 
@@ -382,7 +555,9 @@ pub fn run_imbl(id: &str, ctx: &Ctx) -> Option<Res> {
         "W3" => Some(small_commits::<ImblMap<[u8; 20]>>("imbl", &ctx.h)),
         "W7" => Some(time_travel::<ImblMap<[u8; 20]>>("imbl", &ctx.h)),
         "W8" => Some(list_edits::<imbl::Vector<u64>>("imbl")),
-        _ => run_common::<ImblMap<[u8; 20]>, ImblMap<[u8; 8]>, imbl::Vector<u64>>("imbl", id, ctx),
+        _ => run_common::<ImblMap<[u8; 20]>, ImblMap<[u8; 8]>, imbl::Vector<u64>, ImblOrd>(
+            "imbl", id, ctx,
+        ),
     }
 }
 
@@ -391,6 +566,8 @@ pub fn run_rpds(id: &str, ctx: &Ctx) -> Option<Res> {
     match id {
         "W3" => Some(small_commits::<RpdsMap<[u8; 20]>>("rpds", &ctx.h)),
         "W7" => Some(time_travel::<RpdsMap<[u8; 20]>>("rpds", &ctx.h)),
-        _ => run_common::<RpdsMap<[u8; 20]>, RpdsMap<[u8; 8]>, rpds::Vector<u64>>("rpds", id, ctx),
+        _ => run_common::<RpdsMap<[u8; 20]>, RpdsMap<[u8; 8]>, rpds::Vector<u64>, RpdsOrd>(
+            "rpds", id, ctx,
+        ),
     }
 }

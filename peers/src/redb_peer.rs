@@ -16,10 +16,15 @@
 //! `Durability::None` and then one empty `Durability::Immediate` commit,
 //! inside the timed region, without which none of them would persist. W3d
 //! commits each of its 1,000 transactions with `Durability::Immediate`.
+//! W10 is one write transaction (committed with `Durability::Immediate`,
+//! like W1) inserting `key(r[i]) -> i` in the generator's random order into
+//! a `&[u8; 8] -> u64` table; W11 gets and W12 scans (`range(start..)`,
+//! taking 100) read it reopened, in one read transaction each.
 //! `bytes` is the file's size after the workload (0 for memory rows).
 
 use crate::common::{
-    check, emit, key, timed, Ctx, Res, Rng, COMMITS, DURABLE_COMMITS, GETS, N, OPENS,
+    check, emit, key, scan_model, sorted_keys, timed, Ctx, Res, Rng, COMMITS, DURABLE_COMMITS,
+    GETS, N, OPENS, SCANS, SCAN_LEN, SORTED_GETS, SORTED_N,
 };
 use redb::backends::InMemoryBackend;
 use redb::{
@@ -32,6 +37,8 @@ use std::path::{Path, PathBuf};
 const HASHED: TableDefinition<&[u8; 20], u64> = TableDefinition::new("hashed");
 /// W1b's table: `key(i) -> i`.
 const KEYED: TableDefinition<&[u8; 8], u64> = TableDefinition::new("keyed");
+/// W10's table: `key(r[i]) -> i`.
+const SORTED: TableDefinition<&[u8; 8], u64> = TableDefinition::new("sorted");
 
 /// One write transaction putting `key_of(i) -> i` for `i` in `0..N` into
 /// `def`, committed durably; returns the seconds.
@@ -207,6 +214,119 @@ fn w9(ctx: &Ctx) -> Res {
     Ok(())
 }
 
+/// W10: one write transaction putting `key(r[i]) -> i` for `i` in
+/// `0..SORTED_N` in that (random) order, committed durably; the seconds.
+fn sorted_insert(db: &Database, r: &[u64]) -> Res<f64> {
+    let (res, s) = timed(|| -> Res {
+        let tx = db.begin_write()?;
+        {
+            let mut table = tx.open_table(SORTED)?;
+            for (i, &k) in (0..SORTED_N).zip(r) {
+                table.insert(&key(k), i)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    });
+    res?;
+    Ok(s)
+}
+
+/// Checks W10's table: SORTED_N entries in increasing key order, each
+/// `key(r[i]) -> i`.
+fn check_sorted(db: &impl ReadableDatabase, r: &[u64]) -> Res {
+    let table = db.begin_read()?.open_table(SORTED)?;
+    check(table.len()? == SORTED_N, "W10 entries")?;
+    let (mut prev, mut sum) = (None::<[u8; 8]>, 0u64);
+    for e in table.iter()? {
+        let (k, v) = e?;
+        let (k, i) = (*k.value(), v.value());
+        check(prev.is_none_or(|p| p < k), "W10 key order")?;
+        check(r.get(i as usize).map(|&x| key(x)) == Some(k), "W10 value")?;
+        prev = Some(k);
+        sum = sum.wrapping_add(i);
+    }
+    check(sum == SORTED_N * (SORTED_N - 1) / 2, "W10 sum")
+}
+
+/// W10 on both backends (as the backend filter allows).
+fn w10(ctx: &Ctx) -> Res {
+    let r = sorted_keys();
+    if ctx.wants("memory") {
+        let db = Database::builder().create_with_backend(InMemoryBackend::new())?;
+        let s = sorted_insert(&db, &r)?;
+        check_sorted(&db, &r)?;
+        emit("redb", "W10", "memory", SORTED_N, s, 0);
+    }
+    if ctx.wants("file") {
+        let path = ctx.dir.join("redb-W10.redb");
+        let db = Database::create(&path)?;
+        let s = sorted_insert(&db, &r)?;
+        drop(db);
+        check_sorted(&ReadOnlyDatabase::open(&path)?, &r)?;
+        emit("redb", "W10", "file", SORTED_N, s, file_len(&path)?);
+    }
+    Ok(())
+}
+
+/// The file W10 writes, built untimed if this process has none yet.
+fn w10_file(ctx: &Ctx, r: &[u64]) -> Res<PathBuf> {
+    let path = ctx.dir.join("redb-W10.redb");
+    if !path.exists() {
+        sorted_insert(&Database::create(&path)?, r)?;
+    }
+    Ok(path)
+}
+
+/// W11: reopen W10's file, SORTED_GETS random point gets in one read
+/// transaction.
+fn w11(ctx: &Ctx) -> Res {
+    let r = sorted_keys();
+    let path = w10_file(ctx, &r)?;
+    let db = ReadOnlyDatabase::open(&path)?;
+    let table = db.begin_read()?.open_table(SORTED)?;
+    let mut rng = Rng::new();
+    let (mut sum, mut want) = (0u64, 0u64);
+    let (res, s) = timed(|| -> Res {
+        for _ in 0..SORTED_GETS {
+            let i = rng.next(SORTED_N);
+            want = want.wrapping_add(i);
+            let v = table.get(&key(r[i as usize]))?.ok_or("missing key")?;
+            sum = sum.wrapping_add(v.value());
+        }
+        Ok(())
+    });
+    res?;
+    check(sum == want, "W11 sum")?;
+    emit("redb", "W11", "file", SORTED_GETS, s, file_len(&path)?);
+    Ok(())
+}
+
+/// W12: reopen W10's file, SCANS scans `range(start..)` taking SCAN_LEN
+/// entries from random existing keys, in one read transaction.
+fn w12(ctx: &Ctx) -> Res {
+    let r = sorted_keys();
+    let want = scan_model(&r);
+    let path = w10_file(ctx, &r)?;
+    let db = ReadOnlyDatabase::open(&path)?;
+    let table = db.begin_read()?.open_table(SORTED)?;
+    let mut rng = Rng::new();
+    let (res, s) = timed(|| -> Res<(u64, u64)> {
+        let (mut count, mut sum) = (0u64, 0u64);
+        for _ in 0..SCANS {
+            let start = key(r[rng.next(SORTED_N) as usize]);
+            for e in table.range::<&[u8; 8]>(&start..)?.take(SCAN_LEN) {
+                sum = sum.wrapping_add(e?.1.value());
+                count += 1;
+            }
+        }
+        Ok((count, sum))
+    });
+    check(res? == want, "W12 count and sum")?;
+    emit("redb", "W12", "file", SCANS, s, file_len(&path)?);
+    Ok(())
+}
+
 /// Runs workload `id` on redb (`None`: not covered).
 pub fn run_redb(id: &str, ctx: &Ctx) -> Option<Res> {
     let hash_of = |i: u64| ctx.h[i as usize];
@@ -219,6 +339,9 @@ pub fn run_redb(id: &str, ctx: &Ctx) -> Option<Res> {
         "W3d" => small_commits(ctx, id, DURABLE_COMMITS, Durability::Immediate),
         "W6" => w6(ctx),
         "W9" => w9(ctx),
+        "W10" => w10(ctx),
+        "W11" => w11(ctx),
+        "W12" => w12(ctx),
         _ => return None,
     })
 }

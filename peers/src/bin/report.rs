@@ -53,6 +53,13 @@ enum Target {
     RatioAndRedb(f64),
     /// xitdb s at most this many times imbl's.
     WithinImbl(f64),
+    /// xitdb s no more than redb's on the same row.
+    NoSlowerThanRedb,
+    /// redb s / xitdb s at least this on the same row.
+    FasterThanRedb(f64),
+    /// xitdb s at most this many times xitdb's own figure on another
+    /// (workload, backend) row.
+    WithinOwn(&'static str, &'static str, f64),
 }
 
 const fn r(
@@ -202,6 +209,33 @@ const REFERENCE: &[Reference] = &[
         Some(3.4),
         Some(9_373_556),
         Target::None,
+    ),
+    r(
+        "W10",
+        "file",
+        None,
+        "no reference figure (issue 12 goal)",
+        None,
+        None,
+        Target::NoSlowerThanRedb,
+    ),
+    r(
+        "W11",
+        "file",
+        None,
+        "no reference figure (issue 12 goal)",
+        None,
+        None,
+        Target::WithinOwn("W2", "file", 1.5),
+    ),
+    r(
+        "W12",
+        "file",
+        None,
+        "no reference figure (issue 12 goal)",
+        None,
+        None,
+        Target::FasterThanRedb(2.0),
     ),
 ];
 
@@ -532,6 +566,9 @@ fn verdict(
         Target::Ratio(x) => format!("≥ {x}×"),
         Target::RatioAndRedb(x) => format!("≥ {x}× and ≤ redb s"),
         Target::WithinImbl(x) => format!("≤ {x}× imbl s"),
+        Target::NoSlowerThanRedb => "≤ redb s".into(),
+        Target::FasterThanRedb(x) => format!("redb s / xitdb s ≥ {x}"),
+        Target::WithinOwn(w, b, x) => format!("≤ {x}× xitdb {w} {b} s"),
     };
     let x = match xitdb {
         Some(Ok(x)) => x,
@@ -547,12 +584,14 @@ fn verdict(
         Target::None => None,
         Target::Ratio(min) => ratio_ok(min),
         Target::RatioAndRedb(min) => ratio_ok(min).zip(peer_s).map(|(a, p)| a && x <= p),
-        Target::WithinImbl(f) => peer_s.map(|p| x <= f * p),
+        Target::WithinImbl(f) | Target::WithinOwn(_, _, f) => peer_s.map(|p| x <= f * p),
+        Target::NoSlowerThanRedb => peer_s.map(|p| x <= p),
+        Target::FasterThanRedb(min) => peer_s.map(|p| p / x >= min),
     };
     let v = match ok {
         Some(true) => "pass",
         Some(false) => "**MISS**",
-        None => "? (no peer figure)",
+        None => "? (no figure to compare)",
     };
     (text, v.into())
 }
@@ -587,6 +626,10 @@ fn print_tables(args: &Args, results: &Results) {
         let peer = match target {
             Target::RatioAndRedb(_) => median_seconds(results, ("redb", w, b)),
             Target::WithinImbl(_) => median_seconds(results, ("imbl", w, b)),
+            Target::NoSlowerThanRedb | Target::FasterThanRedb(_) => {
+                median_seconds(results, ("redb", w, b))
+            }
+            Target::WithinOwn(ow, ob, _) => median_seconds(results, ("xitdb", ow, ob)),
             _ => None,
         };
         let (text, pass) = verdict(target, ref_s, xitdb.clone(), peer);
@@ -644,6 +687,7 @@ fn print_tables(args: &Args, results: &Results) {
     println!("- Each workload/backend ran in a process of its own, except xitdb's runner, which runs every backend of a workload id in one process: its W1 and W1b peak RSS covers both backends (the memory database is still alive while the file one runs).");
     println!("- W3's reference is the \"fsync removed\" diagnostic row (the reference fsyncs every commit and cannot turn it off; its spec row is 2.1466 s). W8 has no reference figure (the reference fails it); its target compares xitdb with imbl.");
     println!("- std, imbl and rpds run in memory: their W2/W2b/W6 read W1's map and their W7 reads W3's versions in the same process (built untimed); they hash keys with std's RandomState (SipHash-1-3), their default, where xitdb uses the precomputed SHA-1 as the key (W1/W2) or computes SHA-1 (W1b/W2b).");
+    println!("- W10-W12 (sorted map) have no reference figure; their targets are issue 12's goals: W10 file no slower than redb's one-transaction insert, W11 within 1.5× of xitdb's own W2 (run W2 too for its verdict), W12 at least 2× faster than redb's range(start..).take(100). std, imbl and rpds run them on BTreeMap, OrdMap and RedBlackTreeMap in memory (W11/W12 on W10's map, built untimed); redb on a &[u8; 8] -> u64 table. W12's n is the number of scans (each reads up to 100 entries).");
     println!("- redb: W1/W1b commit with its default Durability::Immediate (one fsync); W3 is 10,000 Durability::None commits plus one final empty Durability::Immediate commit (timed; without it nothing persists); W3d commits each transaction with Durability::Immediate. Keys are &[u8; 20] / &[u8; 8] (memcmp order).");
     let skips: Vec<String> = COVERAGE
         .iter()

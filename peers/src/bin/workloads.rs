@@ -7,7 +7,7 @@
 //! prints one JSON line per workload with an added `"system"` field. Each
 //! runs every backend of its row of [`xitdb_peers::COVERAGE`]. Workloads that
 //! need an earlier one's database (W2, W6, W9 need W1's file; W5 needs W4's
-//! list; W7 needs W3's file) build it first, outside the timed region, so
+//! list; W7 needs W3's file; W11, W12 need W10's file) build it first, outside the timed region, so
 //! each can run in a process of its own (for peak-memory measurements).
 //!
 //! The keys, hashes, random choices, checks and JSON lines are those of
@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xitdb::format::HashKind;
 use xitdb::{Database, Durability, Error, Options};
-use xitdb_peers::common::{check, hashes, key, w8_model, w8_ops, Op, Res, Rng, N};
+use xitdb_peers::common::{
+    check, hashes, key, scan_model, sorted_keys, w8_model, w8_ops, Op, Res, Rng, N, SCANS,
+    SCAN_LEN, SORTED_GETS, SORTED_N,
+};
 
 fn report(id: &str, backend: &str, n: u64, seconds: f64, bytes: u64) {
     xitdb_peers::common::emit("xitdb", id, backend, n, seconds, bytes);
@@ -281,6 +284,108 @@ fn w9(dir: &Path, h: &[[u8; 20]]) -> Res {
     Ok(())
 }
 
+/// W10: one transaction whose moment is a SortedMap, putting
+/// `key(r[i]) -> i` for `i` in `0..SORTED_N` (random key order).
+fn sorted_insert<S: xitdb::storage::Storage>(db: &mut Database<S>, r: &[u64]) -> Res<f64> {
+    let t = Instant::now();
+    db.transact(|tx| -> Result<(), Error> {
+        let mut m = tx.root().sorted_map()?;
+        for (i, &k) in (0..SORTED_N).zip(r) {
+            m.put(key(k), i)?;
+        }
+        Ok(())
+    })?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Checks W10's result: SORTED_N entries, in strictly increasing key order,
+/// each `key(r[i]) -> i`.
+fn check_sorted<S: xitdb::storage::Storage>(db: &Database<S>, r: &[u64]) -> Res {
+    let moment = db.moment(-1)?;
+    let map = moment.as_sorted_map()?;
+    check(map.len()? == SORTED_N, "W10 entries")?;
+    let mut prev: Option<u64> = None;
+    let (mut count, mut sum) = (0u64, 0u64);
+    for e in map.iter()? {
+        let e = e?;
+        let k = u64::from_be_bytes(e.key()?.as_ref().try_into()?);
+        check(prev.is_none_or(|p| p < k), "W10 key order")?;
+        let i = e.value()?.as_uint()?;
+        check(r.get(i as usize) == Some(&k), "W10 value")?;
+        prev = Some(k);
+        count += 1;
+        sum = sum.wrapping_add(i);
+    }
+    check(
+        count == SORTED_N && sum == SORTED_N * (SORTED_N - 1) / 2,
+        "W10 sum",
+    )
+}
+
+fn w10(dir: &Path, r: &[u64]) -> Res {
+    let mut mem = Database::memory_with(HashKind::Sha1);
+    let s = sorted_insert(&mut mem, r)?;
+    check_sorted(&mem, r)?;
+    report("W10", "memory", SORTED_N, s, mem.len());
+    let path = dir.join("W10.xdb");
+    let mut file = Database::create_with(&path, sha1_opts(Durability::None))?;
+    let s = sorted_insert(&mut file, r)?;
+    let bytes = file.len();
+    drop(file);
+    check_sorted(&Database::open_read_only(&path)?, r)?;
+    report("W10", "file", SORTED_N, s, bytes);
+    Ok(())
+}
+
+fn w10_file(dir: &Path, r: &[u64]) -> Res<PathBuf> {
+    let path = dir.join("W10.xdb");
+    if !path.exists() {
+        let mut db = Database::create_with(&path, sha1_opts(Durability::None))?;
+        sorted_insert(&mut db, r)?;
+    }
+    Ok(path)
+}
+
+fn w11(dir: &Path, r: &[u64]) -> Res {
+    let db = Database::open_read_only(w10_file(dir, r)?)?;
+    let moment = db.moment(-1)?;
+    let map = moment.as_sorted_map()?;
+    let mut rng = Rng::new();
+    let (mut sum, mut want) = (0u64, 0u64);
+    let t = Instant::now();
+    for _ in 0..SORTED_GETS {
+        let i = rng.next(SORTED_N);
+        want = want.wrapping_add(i);
+        let c = map.get(key(r[i as usize]))?.ok_or("missing key")?;
+        sum = sum.wrapping_add(c.as_uint()?);
+    }
+    let s = t.elapsed().as_secs_f64();
+    check(sum == want, "W11 sum")?;
+    report("W11", "file", SORTED_GETS, s, db.len());
+    Ok(())
+}
+
+fn w12(dir: &Path, r: &[u64]) -> Res {
+    let want = scan_model(r);
+    let db = Database::open_read_only(w10_file(dir, r)?)?;
+    let moment = db.moment(-1)?;
+    let map = moment.as_sorted_map()?;
+    let mut rng = Rng::new();
+    let (mut count, mut sum) = (0u64, 0u64);
+    let t = Instant::now();
+    for _ in 0..SCANS {
+        let start = key(r[rng.next(SORTED_N) as usize]);
+        for e in map.iter_from(start)?.take(SCAN_LEN) {
+            sum = sum.wrapping_add(e?.value()?.as_uint()?);
+            count += 1;
+        }
+    }
+    let s = t.elapsed().as_secs_f64();
+    check((count, sum) == want, "W12 count and sum")?;
+    report("W12", "file", SCANS, s, db.len());
+    Ok(())
+}
+
 fn main() -> Res {
     let filter = std::env::args().nth(1);
     let want = |id: &str| filter.as_deref().is_none_or(|f| f == id);
@@ -323,6 +428,18 @@ fn main() -> Res {
         }
         if want("W9") {
             w9(&dir, &h)?;
+        }
+        if ["W10", "W11", "W12"].iter().any(|w| want(w)) {
+            let r = sorted_keys();
+            if want("W10") {
+                w10(&dir, &r)?;
+            }
+            if want("W11") {
+                w11(&dir, &r)?;
+            }
+            if want("W12") {
+                w12(&dir, &r)?;
+            }
         }
         Ok(())
     })();
