@@ -75,7 +75,7 @@ impl Sorted {
         if h.size == 0 {
             return Ok(None);
         }
-        let (leaf, i, _) = descend(src, h.root, key, Seek::Lower)?;
+        let (leaf, i, _) = descend(src, h.root, key, Seek::Lower, false)?;
         let (_, num) = node_head(src, leaf)?;
         if i >= num {
             return Ok(None);
@@ -94,7 +94,7 @@ impl Sorted {
         if h.size == 0 {
             return Ok(0);
         }
-        let (_, i, before) = descend(src, h.root, key, seek)?;
+        let (_, i, before) = descend(src, h.root, key, seek, true)?;
         Ok(before.saturating_add(i as u64).min(h.size))
     }
 
@@ -294,9 +294,15 @@ fn leaf_index(src: &Src<'_>, leaf: u64, num: usize, key: &[u8], seek: Seek) -> R
 }
 
 /// Descends from `root` to the leaf where `key` lies. Returns the leaf,
-/// the index in it, and the number of entries in the subtrees passed on
-/// the left.
-fn descend(src: &Src<'_>, root: u64, key: &[u8], seek: Seek) -> Result<(u64, usize, u64)> {
+/// the index in it, and (when `ranked`) the number of entries in the
+/// subtrees passed on the left; a plain lookup skips reading the counts.
+fn descend(
+    src: &Src<'_>,
+    root: u64,
+    key: &[u8],
+    seek: Seek,
+    ranked: bool,
+) -> Result<(u64, usize, u64)> {
     let mut node = root;
     let mut before = 0u64;
     for _ in 0..MAX_DEPTH {
@@ -308,7 +314,7 @@ fn descend(src: &Src<'_>, root: u64, key: &[u8], seek: Seek) -> Result<(u64, usi
                     return Err(Error::corrupt(node, "B-tree branch without children"));
                 }
                 let i = branch_child(src, node, num, key)?;
-                for j in 0..i {
+                for j in (0..i).filter(|_| ranked) {
                     before = before.saturating_add(count(src, BranchLayout::Sorted, node, j)?);
                 }
                 let child = src.slot(node + slot_off(i))?;
