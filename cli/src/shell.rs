@@ -242,17 +242,7 @@ impl Shell {
                 out.write_all(text.as_bytes())?;
             }
             "get" => self.get(&args, out)?,
-            "range" => {
-                let (p, opts) = crate::range::RangeOpts::parse_words(&args)?;
-                let target = self.resolve(p.as_deref().unwrap_or(""))?;
-                let text = self.read(|root, _| {
-                    let mut buf = Vec::new();
-                    let c = edit::lookup(root, &target)?;
-                    crate::range::write_range(&c, &target, &opts, &mut buf)?;
-                    Ok(String::from_utf8_lossy(&buf).into_owned())
-                })?;
-                out.write_all(text.as_bytes())?;
-            }
+            "range" => self.range(&args, out)?,
             "put" | "set" => {
                 let (p, v) = split_path(rest)?;
                 if v.is_empty() {
@@ -357,6 +347,20 @@ impl Shell {
             Ok(if pretty { value::pretty(&s) } else { s })
         })?;
         writeln!(out, "{text}")?;
+        Ok(())
+    }
+
+    /// `range [PATH] [options]`: a sorted map's entries in key order.
+    fn range(&mut self, args: &[String], out: &mut dyn Write) -> Result<()> {
+        let (p, opts) = crate::range::RangeOpts::parse_words(args)?;
+        let target = self.resolve(p.as_deref().unwrap_or(""))?;
+        let text = self.read(|root, _| {
+            let mut buf = Vec::new();
+            let c = edit::lookup(root, &target)?;
+            crate::range::write_range(&c, &target, &opts, &mut buf)?;
+            Ok(String::from_utf8_lossy(&buf).into_owned())
+        })?;
+        out.write_all(text.as_bytes())?;
         Ok(())
     }
 

@@ -31,8 +31,9 @@ VALUE syntax (JSON; quote it for your shell):
   {\"counted_hash_map\":[]}, {\"counted_hash_set\":[]},
   {\"linked_array_list\":[1,2]}, {\"hash_map\":[{\"key\":\"k\",\"value\":1}]},
   {\"sorted_map\":[{\"key\":\"k\",\"value\":1}]}, {\"sorted_set\":[{\"key\":\"k\"}]}
-  (hash map and set entries may give a \"hash\" in hex; without one the key
-  is hashed). Booleans and other JSON objects are not xitdb values.";
+  (sorted entries go in strictly ascending key order; hash map and set
+  entries may give a \"hash\" in hex; without one the key is hashed).
+  Booleans and other JSON objects are not xitdb values.";
 
 /// Parses a VALUE argument into the canonical JSON form that
 /// [`write`] (the library's [`xitdb::json::write_json_value`]) reads.
