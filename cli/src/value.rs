@@ -445,6 +445,20 @@ mod tests {
         let e = roundtrip("{\"uint\":-1}").unwrap_err();
         assert!(e.contains("bad value"), "{e}");
         assert!(roundtrip("{\"bytes\":\"0\"}").is_err());
+        assert_eq!(
+            roundtrip(
+                "{\"sorted_map\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":[]}]}"
+            )
+            .unwrap(),
+            "{\"sorted_map\":[{\"key\":{\"bytes\":\"61\"},\"value\":{\"uint\":1}},\
+             {\"key\":{\"bytes\":\"62\"},\"value\":{\"array_list\":[]}}]}"
+        );
+        assert_eq!(
+            roundtrip("{\"sorted_set\":[]}").unwrap(),
+            "{\"sorted_set\":[]}"
+        );
+        let e = roundtrip("{\"sorted_set\":[{\"key\":\"b\"},{\"key\":\"a\"}]}").unwrap_err();
+        assert!(e.contains("ascending"), "{e}");
     }
 
     #[test]
