@@ -302,6 +302,20 @@ pub fn get(
     Ok(())
 }
 
+/// `range FILE PATH [--moment N] [options]`.
+pub fn range(
+    file: &Path,
+    path: &str,
+    moment: Option<i64>,
+    opts: &crate::range::RangeOpts,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let steps = path::parse(path).map_err(CliError::new)?;
+    let db = open::open_read(file)?;
+    let c = edit::lookup(open::view(&db, moment)?, &steps)?;
+    crate::range::write_range(&c, &steps, opts, out)
+}
+
 /// `put FILE PATH VALUE` and `remove FILE PATH`: one transaction.
 pub fn change(file: &Path, op: Op) -> Result<()> {
     let create = matches!(op, Op::Put(..));

@@ -44,8 +44,11 @@ pub fn step<'r>(c: &Cursor<'r>, s: &Step, at: &[Step]) -> Result<Option<Cursor<'
             Tag::HashSet | Tag::CountedHashSet => {
                 c.as_set()?.entry(k)?.map(|e| e.value()).transpose()?
             }
+            Tag::SortedMap => c.as_sorted_map()?.get(k)?,
+            Tag::SortedSet => sorted_member(c, k)?,
             _ => return Err(wrong("map or set")),
         },
+        PathStepBuf::Hash(_) if is_sorted(tag) => return Err(no_hashes(at, tag)),
         PathStepBuf::Hash(h) => match tag {
             Tag::HashMap | Tag::CountedHashMap => c.as_map()?.get_by_hash(h)?,
             Tag::HashSet | Tag::CountedHashSet => c
@@ -61,6 +64,29 @@ pub fn step<'r>(c: &Cursor<'r>, s: &Step, at: &[Step]) -> Result<Option<Cursor<'
             _ => return Err(wrong("list")),
         },
     })
+}
+
+/// True for the kinds kept in key order.
+pub fn is_sorted(tag: Tag) -> bool {
+    matches!(tag, Tag::SortedMap | Tag::SortedSet)
+}
+
+/// A `#hash` step into a sorted map or set, which keeps its keys unhashed.
+fn no_hashes(at: &[Step], tag: Tag) -> CliError {
+    CliError::new(format!(
+        "{} is {}: its keys are not hashed, so name them by key, not #hash",
+        display(at),
+        value::a_kind(tag)
+    ))
+}
+
+/// The member `k` of the sorted set at `c`, read as its (null) value.
+fn sorted_member<'r>(c: &Cursor<'r>, k: &[u8]) -> Result<Option<Cursor<'r>>> {
+    use std::ops::Bound::Included;
+    let mut it = c
+        .as_sorted_set()?
+        .range::<[u8], _>((Included(k), Included(k)))?;
+    Ok(it.next().transpose()?.map(|e| e.value()).transpose()?)
 }
 
 /// Follows `steps` from `root` (`None`: a database with no moments yet).
@@ -130,7 +156,8 @@ fn walk<'t>(mut cur: CursorMut<'t>, steps: &[Step], create: bool) -> Result<Curs
             return Err(not_found(upto(steps, i + 1)));
         }
         cur = match s {
-            Step::At(PathStepBuf::Key(k)) => open_map(cur, tag, at)?.into_entry(k)?,
+            Step::At(PathStepBuf::Key(k)) => key_cursor(cur, tag, k, at)?,
+            Step::At(PathStepBuf::Hash(_)) if is_sorted(tag) => return Err(no_hashes(at, tag)),
             Step::At(PathStepBuf::Hash(h)) => open_map(cur, tag, at)?.into_entry_by_hash(h)?,
             Step::At(PathStepBuf::Index(n)) => index_cursor(cur, tag, *n, upto(steps, i + 1))?,
             Step::Append => append_cursor(cur, tag, at)?,
@@ -147,12 +174,21 @@ fn not_a(at: &[Step], tag: Tag, want: &str) -> CliError {
     ))
 }
 
+/// The value under key `k` of the map at `cur` (created when missing; an
+/// empty slot becomes a HashMap).
+fn key_cursor<'t>(cur: CursorMut<'t>, tag: Tag, k: &[u8], at: &[Step]) -> Result<CursorMut<'t>> {
+    if tag == Tag::SortedMap {
+        return Ok(cur.sorted_map()?.into_entry(k)?);
+    }
+    Ok(open_map(cur, tag, at)?.into_entry(k)?)
+}
+
 /// Opens the map at `cur` for a key step (an empty slot becomes a HashMap).
 fn open_map<'t>(cur: CursorMut<'t>, tag: Tag, at: &[Step]) -> Result<xitdb::MapMut<'t>> {
     Ok(match tag {
         Tag::None | Tag::HashMap => cur.hash_map()?,
         Tag::CountedHashMap => cur.counted_hash_map()?,
-        Tag::HashSet | Tag::CountedHashSet => {
+        Tag::HashSet | Tag::CountedHashSet | Tag::SortedSet => {
             return Err(CliError::new(format!(
                 "{} is {}: its members have no values to go into",
                 display(at),
@@ -201,7 +237,7 @@ fn append_cursor<'t>(cur: CursorMut<'t>, tag: Tag, at: &[Step]) -> Result<Cursor
 fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result<()> {
     let parent = upto(steps, steps.len().saturating_sub(1));
     let tag = cur.slot()?.tag;
-    if matches!(tag, Tag::HashSet | Tag::CountedHashSet) {
+    if matches!(tag, Tag::HashSet | Tag::CountedHashSet | Tag::SortedSet) {
         if !v.is_null() {
             return Err(CliError::new(format!(
                 "{} is {}: add a member with `put {} null`",
@@ -209,6 +245,16 @@ fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result
                 value::a_kind(tag),
                 display(steps)
             )));
+        }
+        if tag == Tag::SortedSet {
+            return match last {
+                Step::At(PathStepBuf::Key(k)) => {
+                    cur.sorted_set()?.insert(k)?;
+                    Ok(())
+                }
+                Step::At(PathStepBuf::Hash(_)) => Err(no_hashes(parent, tag)),
+                _ => Err(not_a(parent, tag, "list")),
+            };
         }
         let mut set = if tag == Tag::HashSet {
             cur.hash_set()?
@@ -227,7 +273,8 @@ fn put_last(cur: CursorMut<'_>, last: &Step, steps: &[Step], v: &Json) -> Result
         return Ok(());
     }
     let target = match last {
-        Step::At(PathStepBuf::Key(k)) => open_map(cur, tag, parent)?.into_entry(k)?,
+        Step::At(PathStepBuf::Key(k)) => key_cursor(cur, tag, k, parent)?,
+        Step::At(PathStepBuf::Hash(_)) if is_sorted(tag) => return Err(no_hashes(parent, tag)),
         Step::At(PathStepBuf::Hash(h)) => open_map(cur, tag, parent)?.into_entry_by_hash(h)?,
         Step::At(PathStepBuf::Index(n)) => index_cursor(cur, tag, *n, steps)?,
         Step::Append => append_cursor(cur, tag, parent)?,
@@ -243,6 +290,11 @@ fn remove_last(cur: CursorMut<'_>, last: &Step, steps: &[Step]) -> Result<()> {
         return Err(CliError::new(APPEND_ONLY));
     };
     let removed = match (tag, last) {
+        (Tag::SortedMap, PathStepBuf::Key(k)) => cur.sorted_map()?.remove(k)?,
+        (Tag::SortedSet, PathStepBuf::Key(k)) => cur.sorted_set()?.remove(k)?,
+        (Tag::SortedMap | Tag::SortedSet, PathStepBuf::Hash(_)) => {
+            return Err(no_hashes(parent, tag))
+        }
         (Tag::HashMap | Tag::CountedHashMap, PathStepBuf::Key(k)) => {
             open_map(cur, tag, parent)?.remove(k)?
         }

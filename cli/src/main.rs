@@ -18,6 +18,7 @@ mod edit;
 mod error;
 mod open;
 mod path;
+mod range;
 mod shell;
 mod value;
 
@@ -44,6 +45,7 @@ Examples:
   xitdb log app.xdb
   xitdb get app.xdb 'users.alice.tags[0]'
   xitdb get app.xdb title --moment 0
+  xitdb range app.xdb scores --from b --limit 10
   xitdb put app.xdb users.alice.age 36
   xitdb put app.xdb title '\"second draft\"'
   xitdb remove app.xdb users.bob
@@ -82,7 +84,7 @@ there is an error, and adds no moment.";
 const SHELL_HELP: &str = "\
 Opens an interactive shell on FILE (created on the first commit if it
 does not exist). Type `help` inside for its commands: ls, cd, pwd, get,
-put, remove, status, commit, discard, log, diff, info, quit.
+range, put, remove, status, commit, discard, log, diff, info, quit.
 
 put and remove are staged, and ls/get/cd see them at once; commit writes
 all staged changes as one transaction (one new moment), discard drops
@@ -175,6 +177,43 @@ enum Command {
         /// Print a bytes value as raw bytes (no quotes, no newline)
         #[arg(long, conflicts_with = "pretty")]
         raw: bool,
+    },
+    /// List a sorted map's entries (or a sorted set's members) in key order
+    #[command(
+        allow_negative_numbers = true,
+        after_help = format!("{}\n\n{}", range::HELP, path::HELP)
+    )]
+    Range {
+        /// The database file
+        file: PathBuf,
+        /// Where the sorted_map or sorted_set is, e.g. users.by_name
+        path: String,
+        /// Read this moment (negative counts from the end; default: the newest)
+        #[arg(long, short)]
+        moment: Option<i64>,
+        /// Start at this key (inclusive)
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// Stop before this key (exclusive)
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Only keys starting with P
+        #[arg(
+            long,
+            value_name = "P",
+            allow_hyphen_values = true,
+            conflicts_with_all = ["from", "to"]
+        )]
+        prefix: Option<String>,
+        /// Print at most N entries
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// From the last key down
+        #[arg(long)]
+        reverse: bool,
+        /// One JSON object per line (values in full)
+        #[arg(long)]
+        json: bool,
     },
     /// Write a value at a path (one transaction)
     #[command(after_help = format!("{PUT_HELP}\n\n{}\n\n{}", value::HELP, path::HELP))]
@@ -280,6 +319,27 @@ fn run(cli: Cli) -> Result<(), CliError> {
             pretty,
             raw,
         } => commands::get(&file, &path, moment, pretty, raw, &mut out),
+        Command::Range {
+            file,
+            path,
+            moment,
+            from,
+            to,
+            prefix,
+            limit,
+            reverse,
+            json,
+        } => {
+            let opts = range::RangeOpts {
+                from,
+                to,
+                prefix,
+                limit,
+                reverse,
+                json,
+            };
+            commands::range(&file, &path, moment, &opts, &mut out)
+        }
         Command::Put { file, path, value } => {
             let steps = commands::parse_path(&path)?;
             let v = value::parse(&value).map_err(CliError::new)?;

@@ -57,7 +57,8 @@ PATH syntax:
   .                     the moment itself (an empty path means the same)
   A bare key is any text without . [ ] \" or spaces that does not start
   with #; digits are keys too (a.0 is the key \"0\"; an index is [0]).
-  A set's members are keys whose value is null.";
+  A set's members are keys whose value is null. Sorted maps and sets are
+  entered by key only (their keys are not hashed, so #hash does not apply).";
 
 /// Parses a path (see the module documentation).
 pub fn parse(text: &str) -> Result<Vec<Step>, String> {

@@ -25,6 +25,8 @@ moment's root; .. goes up):
   cd [PATH | .. | /]     move into a map, set or list (no PATH: the root)
   pwd                    print the current path
   get [PATH] [--pretty]  print a value (structures as canonical JSON)
+  range [PATH] [--from KEY] [--to KEY] [--prefix P] [--limit N] [--reverse]
+        [--json]         a sorted map's entries in key order (see `xitdb help range`)
   put PATH VALUE         stage writing VALUE (see below) at PATH
   remove PATH  (rm)      stage removing an entry, member or item
   status                 list the staged changes
@@ -240,6 +242,7 @@ impl Shell {
                 out.write_all(text.as_bytes())?;
             }
             "get" => self.get(&args, out)?,
+            "range" => self.range(&args, out)?,
             "put" | "set" => {
                 let (p, v) = split_path(rest)?;
                 if v.is_empty() {
@@ -306,7 +309,10 @@ impl Shell {
         self.read(|root, _| {
             let c = edit::lookup(root, &target)?;
             match c.tag() {
-                t if t.is_hamt() || matches!(t, Tag::ArrayList | Tag::LinkedArrayList) => {
+                t if t.is_hamt()
+                    || edit::is_sorted(t)
+                    || matches!(t, Tag::ArrayList | Tag::LinkedArrayList) =>
+                {
                     Ok(String::new())
                 }
                 _ if target.is_empty() => Ok(String::new()),
@@ -341,6 +347,20 @@ impl Shell {
             Ok(if pretty { value::pretty(&s) } else { s })
         })?;
         writeln!(out, "{text}")?;
+        Ok(())
+    }
+
+    /// `range [PATH] [options]`: a sorted map's entries in key order.
+    fn range(&mut self, args: &[String], out: &mut dyn Write) -> Result<()> {
+        let (p, opts) = crate::range::RangeOpts::parse_words(args)?;
+        let target = self.resolve(p.as_deref().unwrap_or(""))?;
+        let text = self.read(|root, _| {
+            let mut buf = Vec::new();
+            let c = edit::lookup(root, &target)?;
+            crate::range::write_range(&c, &target, &opts, &mut buf)?;
+            Ok(String::from_utf8_lossy(&buf).into_owned())
+        })?;
+        out.write_all(text.as_bytes())?;
         Ok(())
     }
 
@@ -575,6 +595,20 @@ fn list(c: &Cursor<'_>, hasher: &Hasher) -> Result<String> {
                 rows.push((name, note.unwrap_or_default()));
             }
             rows.sort();
+        }
+        ValueRef::SortedMap(m) => {
+            // already in key order
+            for e in m.iter()? {
+                let e = e?;
+                let name = path::step_text(&Step::key(e.key()?.into_owned()), true);
+                rows.push((name, value::short(&e.value()?)?));
+            }
+        }
+        ValueRef::SortedSet(s) => {
+            for e in s.iter()? {
+                let name = path::step_text(&Step::key(e?.key()?.into_owned()), true);
+                rows.push((name, String::new()));
+            }
         }
         ValueRef::List(l) => {
             for (i, item) in l.iter().enumerate() {

@@ -21,15 +21,19 @@ VALUE syntax (JSON; quote it for your shell):
   \"text\"        bytes (the UTF-8 of the string)
   null          an explicit none
   {}            a new, empty hash_map
+  {\"sorted_map\":[]}  {\"sorted_set\":[]}
+                a new, empty sorted_map or sorted_set (keys kept in order)
   []  [1,\"a\"]   a new array_list (of the values given)
   The canonical form of `xitdb dump` (what `get` prints) says exactly which
   kind: {\"int\":5} for an int that is not negative, {\"uint\":5},
   {\"float\":2}, {\"float\":\"NaN\"}, {\"bytes\":\"00ff\"} (hex),
   {\"bytes\":\"7b7d\",\"format_tag\":\"6a73\"}, {\"hash_set\":[]},
   {\"counted_hash_map\":[]}, {\"counted_hash_set\":[]},
-  {\"linked_array_list\":[1,2]}, {\"hash_map\":[{\"key\":\"k\",\"value\":1}]}
-  (map and set entries may give a \"hash\" in hex; without one the key is
-  hashed). Booleans and other JSON objects are not xitdb values.";
+  {\"linked_array_list\":[1,2]}, {\"hash_map\":[{\"key\":\"k\",\"value\":1}]},
+  {\"sorted_map\":[{\"key\":\"k\",\"value\":1}]}, {\"sorted_set\":[{\"key\":\"k\"}]}
+  (sorted entries go in strictly ascending key order; hash map and set
+  entries may give a \"hash\" in hex; without one the key is hashed).
+  Booleans and other JSON objects are not xitdb values.";
 
 /// Parses a VALUE argument into the canonical JSON form that
 /// [`write`] (the library's [`xitdb::json::write_json_value`]) reads.
@@ -92,7 +96,8 @@ fn canonical(j: &Json) -> Result<Json, String> {
                     kind,
                     list(body.as_array().ok_or_else(|| needs("an array of values"))?)?,
                 ),
-                "hash_map" | "counted_hash_map" | "hash_set" | "counted_hash_set" => {
+                "hash_map" | "counted_hash_map" | "hash_set" | "counted_hash_set"
+                | "sorted_map" | "sorted_set" => {
                     let counted = kind.starts_with("counted");
                     let entries = match body {
                         Json::Object(b) if counted => b.get("entries"),
@@ -220,6 +225,8 @@ pub fn size(c: &Cursor<'_>) -> xitdb::Result<Option<u64>> {
         ValueRef::Map(m) => Some(count(m.iter())?),
         ValueRef::Set(s) if s.kind() == Tag::CountedHashSet => Some(s.count()?),
         ValueRef::Set(s) => Some(count(s.iter())?),
+        ValueRef::SortedMap(m) => Some(m.len()?),
+        ValueRef::SortedSet(s) => Some(s.len()?),
         ValueRef::List(l) => Some(l.len()),
         ValueRef::LinkedList(l) => Some(l.len()),
         _ => None,
@@ -238,8 +245,8 @@ fn count<T>(it: impl Iterator<Item = xitdb::Result<T>>) -> xitdb::Result<u64> {
 /// "3 entries", "1 item", ...
 pub fn size_text(tag: Tag, n: u64) -> String {
     let unit = match tag {
-        Tag::HashMap | Tag::CountedHashMap => "entr",
-        Tag::HashSet | Tag::CountedHashSet => "member",
+        Tag::HashMap | Tag::CountedHashMap | Tag::SortedMap => "entr",
+        Tag::HashSet | Tag::CountedHashSet | Tag::SortedSet => "member",
         _ => "item",
     };
     match (unit, n) {
@@ -438,6 +445,20 @@ mod tests {
         let e = roundtrip("{\"uint\":-1}").unwrap_err();
         assert!(e.contains("bad value"), "{e}");
         assert!(roundtrip("{\"bytes\":\"0\"}").is_err());
+        assert_eq!(
+            roundtrip(
+                "{\"sorted_map\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":[]}]}"
+            )
+            .unwrap(),
+            "{\"sorted_map\":[{\"key\":{\"bytes\":\"61\"},\"value\":{\"uint\":1}},\
+             {\"key\":{\"bytes\":\"62\"},\"value\":{\"array_list\":[]}}]}"
+        );
+        assert_eq!(
+            roundtrip("{\"sorted_set\":[]}").unwrap(),
+            "{\"sorted_set\":[]}"
+        );
+        let e = roundtrip("{\"sorted_set\":[{\"key\":\"b\"},{\"key\":\"a\"}]}").unwrap_err();
+        assert!(e.contains("ascending"), "{e}");
     }
 
     #[test]

@@ -104,6 +104,7 @@ fn help_reads_well() {
         "verify",
         "compact",
         "shell",
+        "range",
         "Examples:",
     ] {
         assert!(top.contains(word), "--help lacks {word}: {top}");
@@ -117,6 +118,19 @@ fn help_reads_well() {
         put.contains("{\"int\":5}") && put.contains("created"),
         "{put}"
     );
+    assert!(put.contains("{\"sorted_map\":[]}"), "{put}");
+    let range = ok(&["help", "range"]);
+    for word in [
+        "--from",
+        "--to",
+        "--prefix",
+        "--limit",
+        "--reverse",
+        "--json",
+        "hex:",
+    ] {
+        assert!(range.contains(word), "help range lacks {word}: {range}");
+    }
     let log = ok(&["log", "--help"]);
     assert!(log.contains("BYTES"), "{log}");
     let out = xitdb(&["info"]);
@@ -736,4 +750,186 @@ fn shell_errors_and_uncommitted_changes() {
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), "discarded 1 staged change\n1\n");
     assert!(ok(&["info", s(&f)]).contains("moments    1"));
+}
+
+fn golden_btree(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/golden-btree")
+        .join(name)
+}
+
+#[test]
+fn paths_through_a_sorted_map_in_a_golden_file() {
+    let dir = tempdir();
+    let db = dir.path().join("large.xdb");
+    std::fs::copy(golden_btree("sorted_map_large.xdb"), &db).unwrap();
+    let db = s(&db);
+    assert_eq!(ok(&["get", db, "map[hex:001cf4]"]), "266\n");
+    assert_eq!(
+        ok(&["get", db, "map[hex:001cf4]", "--moment", "-1"]),
+        "266\n"
+    );
+    ok(&["put", db, "map.alice", "42"]);
+    assert_eq!(ok(&["get", db, "map.alice"]), "42\n");
+    // missing keys on the way become hash maps inside the sorted map
+    ok(&["put", db, "map.bob.x", "\"deep\""]);
+    assert_eq!(ok(&["get", db, "map.bob.x"]), "\"deep\"\n");
+    assert!(ok(&["dump", db, "--path", "map.bob"]).starts_with("{\"hash_map\":"));
+    ok(&["remove", db, "map.alice"]);
+    assert!(fails(&["get", db, "map.alice"]).contains("not found: map.alice"));
+    assert!(fails(&["remove", db, "map.alice"]).contains("not found"));
+    let e = fails(&["get", db, "map.#00ff"]);
+    assert!(
+        e.contains("map is a sorted_map") && e.contains("not #hash"),
+        "{e}"
+    );
+    // the entries kept their order around the new one
+    let keys = ok(&["range", db, "map", "--from", "bob", "--limit", "1"]);
+    assert_eq!(keys, "bob  hash_map (1 entry)\n");
+}
+
+/// A database holding `scores`, a sorted map, and `tags`, a sorted set.
+fn sorted_db(dir: &Path) -> PathBuf {
+    let db = dir.join("sorted.xdb");
+    let p = s(&db);
+    ok(&[
+        "put",
+        p,
+        "scores",
+        r#"{"sorted_map":[{"key":"alice","value":9},{"key":"bob","value":5},
+            {"key":"carol","value":7},{"key":"dave","value":[1]}]}"#,
+    ]);
+    ok(&["put", p, "tags", r#"{"sorted_set":[]}"#]);
+    for t in ["red", "green", "blue"] {
+        ok(&["put", p, &format!("tags.{t}"), "null"]);
+    }
+    db
+}
+
+#[test]
+fn sorted_containers_made_and_changed_by_put_and_remove() {
+    let dir = tempdir();
+    let db = sorted_db(dir.path());
+    let db = s(&db);
+    assert_eq!(ok(&["get", db, "scores.alice"]), "9\n");
+    assert_eq!(ok(&["get", db, "tags.red"]), "null\n");
+    assert!(fails(&["get", db, "tags.pink"]).contains("not found: tags.pink"));
+    let e = fails(&["put", db, "tags.pink", "1"]);
+    assert!(e.contains("tags is a sorted_set"), "{e}");
+    ok(&["remove", db, "tags.green"]);
+    assert_eq!(ok(&["range", db, "tags"]), "blue\nred\n");
+    ok(&["put", db, "scores.bob", "6"]);
+    ok(&["remove", db, "scores.carol"]);
+    assert_eq!(
+        ok(&["range", db, "scores"]),
+        "alice  9\nbob  6\ndave  array_list (1 item)\n"
+    );
+    assert_eq!(
+        ok(&["get", db, "tags"]),
+        "{\"sorted_set\":[{\"key\":{\"bytes\":\"626c7565\"}},{\"key\":{\"bytes\":\"726564\"}}]}\n"
+    );
+}
+
+#[test]
+fn range_flags() {
+    let dir = tempdir();
+    let db = sorted_db(dir.path());
+    let db = s(&db);
+    let all = "alice  9\nbob  5\ncarol  7\ndave  array_list (1 item)\n";
+    assert_eq!(ok(&["range", db, "scores"]), all);
+    assert_eq!(
+        ok(&["range", db, "scores", "--from", "b", "--to", "carol"]),
+        "bob  5\n"
+    );
+    assert_eq!(
+        ok(&["range", db, "scores", "--from", "bob"]),
+        "bob  5\ncarol  7\ndave  array_list (1 item)\n"
+    );
+    assert_eq!(ok(&["range", db, "scores", "--to", "bob"]), "alice  9\n");
+    assert_eq!(ok(&["range", db, "scores", "--prefix", "c"]), "carol  7\n");
+    assert_eq!(ok(&["range", db, "scores", "--prefix", "x"]), "");
+    assert_eq!(
+        ok(&["range", db, "scores", "--limit", "2"]),
+        "alice  9\nbob  5\n"
+    );
+    assert_eq!(
+        ok(&["range", db, "scores", "--reverse", "--limit", "2"]),
+        "dave  array_list (1 item)\ncarol  7\n"
+    );
+    assert_eq!(
+        ok(&[
+            "range",
+            db,
+            "scores",
+            "--from",
+            "b",
+            "--to",
+            "d",
+            "--reverse"
+        ]),
+        "carol  7\nbob  5\n"
+    );
+    assert_eq!(ok(&["range", db, "scores", "--from", "z", "--to", "a"]), "");
+    assert_eq!(
+        ok(&["range", db, "scores", "--prefix", "d", "--json"]),
+        "{\"key\":\"dave\",\"value\":{\"array_list\":[{\"uint\":1}]}}\n"
+    );
+    assert_eq!(
+        ok(&["range", db, "tags", "--json", "--reverse"]),
+        "{\"key\":\"red\"}\n{\"key\":\"green\"}\n{\"key\":\"blue\"}\n"
+    );
+    assert_eq!(
+        ok(&["range", db, "scores", "--moment", "0", "--limit", "1"]),
+        "alice  9\n"
+    );
+    assert_eq!(
+        ok(&["range", db, "scores", "--from", "hex:63"]),
+        "carol  7\ndave  array_list (1 item)\n"
+    );
+}
+
+#[test]
+fn range_errors() {
+    let dir = tempdir();
+    let db = sorted_db(dir.path());
+    let db = s(&db);
+    let e = fails(&["range", db, "."]);
+    assert!(
+        e.contains(". is a hash_map, not a sorted_map or sorted_set"),
+        "{e}"
+    );
+    let e = fails(&["range", db, "scores.alice"]);
+    assert!(e.contains("scores.alice is a uint"), "{e}");
+    assert!(fails(&["range", db, "nope"]).contains("not found: nope"));
+    let out = xitdb(&["range", db, "scores", "--prefix", "a", "--from", "b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot be used with"));
+    let gold = golden_btree("sorted_map_small.xdb");
+    assert_eq!(ok(&["range", s(&gold), ".", "--limit", "1"]), "[\"\"]  7\n");
+}
+
+#[test]
+fn shell_with_sorted_containers() {
+    let dir = tempdir();
+    let db = sorted_db(dir.path());
+    let script = "cd scores\nls\nput zed 1\nrange --from d\nrm alice\nrange --limit 1 --reverse\n\
+                  commit\ncd /tags\nls\nrm red\nput aqua null\nrange --json\ncommit\n\
+                  range /scores --prefix a --from b\n";
+    let out = xitdb_in(&["shell", s(&db)], Some(script));
+    let stdout = text(&out.stdout);
+    let want = "alice  9\nbob    5\ncarol  7\ndave   array_list (1 item)\n\
+                dave  array_list (1 item)\nzed  1\n\
+                zed  1\n\
+                committed moment 5 (2 changes)\n\
+                blue\ngreen\nred\n\
+                {\"key\":\"aqua\"}\n{\"key\":\"blue\"}\n{\"key\":\"green\"}\n\
+                committed moment 6 (2 changes)\n";
+    assert_eq!(stdout, want);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 14: --prefix cannot be combined"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(ok(&["get", s(&db), "scores.zed"]), "1\n");
 }
