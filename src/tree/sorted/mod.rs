@@ -134,28 +134,32 @@ impl Sorted {
         let h = self.read_header(&src)?;
         let hi = hi.min(h.size);
         let lo = lo.min(hi);
-        let ends = if lo < hi {
-            Some(Box::new((
-                Path::seek(&src, BranchLayout::Sorted, h.root, lo)?,
-                Path::seek(&src, BranchLayout::Sorted, h.root, hi - 1)?,
-            )))
-        } else {
-            None
-        };
         Ok(SortedIter {
             src,
-            ends,
+            root: h.root,
+            lo,
+            hi,
+            front: None,
+            back: None,
             remaining: hi - lo,
         })
     }
 }
 
 /// Double-ended iteration over a rank range of a sorted map or set.
+///
+/// Each end seeks its path on its first use, so a scan that reads from the
+/// front only (a range, a prefix) descends once.
 pub(crate) struct SortedIter<'r> {
     src: Src<'r>,
+    root: u64,
+    /// The rank range `lo..hi` as it was asked for.
+    lo: u64,
+    hi: u64,
     /// Paths at the next entry from the front and from the back (boxed:
-    /// they are 1.3 KB, and iterators live in recursive walks' frames).
-    ends: Option<Box<(Path, Path)>>,
+    /// each is 0.6 KB, and iterators live in recursive walks' frames).
+    front: Option<Box<Path>>,
+    back: Option<Box<Path>>,
     remaining: u64,
 }
 
@@ -165,19 +169,37 @@ impl SortedIter<'_> {
         self.remaining
     }
 
+    /// The path of one end, sought on first use.
+    fn end(&mut self, front: bool) -> Result<&mut Path> {
+        let (slot, rank) = if front {
+            (&mut self.front, self.lo)
+        } else {
+            (&mut self.back, self.hi.saturating_sub(1))
+        };
+        if slot.is_none() {
+            let path = Path::seek(&self.src, BranchLayout::Sorted, self.root, rank)?;
+            *slot = Some(Box::new(path));
+        }
+        slot.as_deref_mut()
+            .ok_or_else(|| Error::corrupt(self.root, "B-tree path lost"))
+    }
+
     fn next_from(&mut self, front: bool) -> Option<Result<Kv>> {
         if self.remaining == 0 {
             return None;
         }
-        let (f, b) = &mut **self.ends.as_mut()?;
-        let path = if front { f } else { b };
-        let out = path.slot(&self.src).and_then(|s| kv_of(&self.src, s));
-        self.remaining -= 1;
-        let moved = if self.remaining > 0 {
-            path.step(&self.src, front)
-        } else {
-            Ok(())
+        let src = self.src;
+        let last = self.remaining == 1;
+        let path = match self.end(front) {
+            Ok(p) => p,
+            Err(e) => {
+                self.remaining = 0;
+                return Some(Err(e));
+            }
         };
+        let out = path.slot(&src).and_then(|s| kv_of(&src, s));
+        let moved = if last { Ok(()) } else { path.step(&src, front) };
+        self.remaining -= 1;
         if let Err(e) = moved {
             self.remaining = 0;
             if out.is_ok() {
