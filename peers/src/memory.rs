@@ -65,47 +65,34 @@ fn sum_first<'a>(it: impl Iterator<Item = &'a u64>, take: usize) -> (u64, u64) {
         .fold((0, 0), |(c, s), v| (c + 1, s.wrapping_add(*v)))
 }
 
-impl Ordered for std::collections::BTreeMap<[u8; 8], u64> {
-    fn empty() -> Self {
-        Self::new()
-    }
-    fn put(&mut self, k: [u8; 8], v: u64) {
-        self.insert(k, v);
-    }
-    fn get(&self, k: &[u8; 8]) -> Option<u64> {
-        self.get(k).copied()
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64) {
-        sum_first(self.range(*from..).map(|e| e.1), take)
-    }
-    fn keys_in_order(&self) -> Vec<[u8; 8]> {
-        self.keys().copied().collect()
-    }
+/// std's BTreeMap and imbl's OrdMap share these method names.
+macro_rules! ordered_map {
+    ($map:ty) => {
+        impl Ordered for $map {
+            fn empty() -> Self {
+                Self::new()
+            }
+            fn put(&mut self, k: [u8; 8], v: u64) {
+                self.insert(k, v);
+            }
+            fn get(&self, k: &[u8; 8]) -> Option<u64> {
+                self.get(k).copied()
+            }
+            fn count(&self) -> usize {
+                self.len()
+            }
+            fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64) {
+                sum_first(self.range(*from..).map(|e| e.1), take)
+            }
+            fn keys_in_order(&self) -> Vec<[u8; 8]> {
+                self.keys().copied().collect()
+            }
+        }
+    };
 }
 
-impl Ordered for imbl::OrdMap<[u8; 8], u64> {
-    fn empty() -> Self {
-        Self::new()
-    }
-    fn put(&mut self, k: [u8; 8], v: u64) {
-        self.insert(k, v);
-    }
-    fn get(&self, k: &[u8; 8]) -> Option<u64> {
-        self.get(k).copied()
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn scan(&self, from: &[u8; 8], take: usize) -> (u64, u64) {
-        sum_first(self.range(*from..).map(|e| e.1), take)
-    }
-    fn keys_in_order(&self) -> Vec<[u8; 8]> {
-        self.keys().copied().collect()
-    }
-}
+ordered_map!(std::collections::BTreeMap<[u8; 8], u64>);
+ordered_map!(imbl::OrdMap<[u8; 8], u64>);
 
 impl Ordered for rpds::RedBlackTreeMap<[u8; 8], u64> {
     fn empty() -> Self {

@@ -351,7 +351,8 @@ impl<'t> SortedMutInner<'t> {
             return Ok(false);
         }
         let tree = self.tree()?;
-        tree.remove(&mut self.core, key)
+        tree.remove(&mut self.core, key)?;
+        Ok(true)
     }
 }
 

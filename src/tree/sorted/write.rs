@@ -105,12 +105,11 @@ impl Sorted {
         Ok(Some((kv, out.created)))
     }
 
-    /// Removes `key`; false when it is absent (nothing is written then).
-    pub fn remove(&self, core: &mut TxCore<'_>, key: &[u8]) -> Result<bool> {
+    /// Removes `key`, which the caller has found present (it looks before
+    /// opening the tree for writing, so that an absent key writes nothing);
+    /// an absent key is reported as corrupt.
+    pub fn remove(&self, core: &mut TxCore<'_>, key: &[u8]) -> Result<()> {
         let mut h = self.read_header(&core.src())?;
-        if self.find(&core.src(), key)?.is_none() {
-            return Ok(false);
-        }
         let out = remove(core, h.root, key, 0)?;
         h.root = out.pos;
         // a root branch left with one child is replaced by it
@@ -123,7 +122,7 @@ impl Sorted {
         }
         h.size = h.size.saturating_sub(1);
         core.write_at(self.header, &h.encode())?;
-        Ok(true)
+        Ok(())
     }
 }
 
