@@ -120,6 +120,27 @@ pub enum Error {
         size: u64,
     },
 
+    /// The database was opened without a list family and what it holds
+    /// does not tell which one its linked lists use.
+    #[error(
+        "cannot tell the linked-list family of the list at {pos}: open with an explicit ListFamily"
+    )]
+    UnknownListFamily {
+        /// The list's header.
+        pos: u64,
+    },
+
+    /// An operation needs the other linked-list family than the database's.
+    #[error("{what} needs the {needed} list family; this database uses {found}")]
+    WrongListFamily {
+        /// What was attempted.
+        what: &'static str,
+        /// The family it needs.
+        needed: &'static str,
+        /// The database's family.
+        found: &'static str,
+    },
+
     /// A list would hold more than `u64::MAX` items.
     #[error("the list would hold more than 2^64 - 1 items")]
     ListTooLong,

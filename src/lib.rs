@@ -161,4 +161,5 @@ pub use api::sorted::{
 };
 pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
+pub use format::ListFamily;
 pub use tools::{compact, diff, json, stats, verify};

@@ -510,7 +510,10 @@ fn linked_list_append_and_insert() {
     assert_eq!(c.kind, ChangeKind::Added);
     assert!(d.next().is_none());
     println!("appending to a 1,000-item linked list: {} reads", d.reads());
-    assert!(d.reads() < 30, "an append read {} times", d.reads());
+    // the B-tree streams skip one shared child at a time: at most the
+    // children of the root and of each node on the changed path (16 per
+    // level, 3 levels), a few reads each; a walk item by item reads >1,000
+    assert!(d.reads() < 200, "an append read {} times", d.reads());
     // an overwrite in the middle: one change
     commit(&mut db, |tx| {
         tx.root_map()?

@@ -673,7 +673,7 @@ fn a_list_containing_itself_is_an_error() {
 
 #[test]
 fn a_linked_list_block_pointing_to_itself_ends() {
-    let mut db = Database::memory();
+    let mut db = common::storage::rrb_memory();
     db.transact(|tx| -> R {
         let mut l = tx.root().linked_array_list()?;
         for i in 0..40u64 {
@@ -697,7 +697,7 @@ fn a_linked_list_block_pointing_to_itself_ends() {
     bytes[e..e + 17].copy_from_slice(&entry);
     // and the header claims far more items than exist
     bytes[header..header + 8].copy_from_slice(&u64::MAX.to_be_bytes());
-    let db = Database::from_slice(&bytes).unwrap();
+    let db = Database::from_slice_with(&bytes, common::storage::rrb_options()).unwrap();
     let _w = watch(|| "linked list cycle".into());
     let _ = dump_json(&db);
     let l = db.moment(-1).unwrap().as_linked_list().unwrap();

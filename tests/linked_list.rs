@@ -1033,7 +1033,7 @@ fn deep_trees_keep_working() {
 
 #[test]
 fn doubling_a_single_item_to_the_limits() {
-    let mut db = Database::memory();
+    let mut db = common::storage::rrb_memory();
     db.transact(|tx| tx.root().linked_array_list()?.append(7u64))
         .unwrap();
     double(&mut db, 40).unwrap();
@@ -1339,7 +1339,7 @@ fn put_cost(db: &mut Database) -> u64 {
 /// `TooDeep` on two 136-item lists.
 #[test]
 fn slice_concat_rounds_keep_a_small_list_short() {
-    let mut db = Database::memory();
+    let mut db = common::storage::rrb_memory();
     db.transact(|tx| -> Result<(), Error> {
         let mut l = tx.root().linked_array_list()?;
         for i in 0..17u64 {
@@ -1388,7 +1388,7 @@ fn slice_concat_rounds_keep_a_small_list_short() {
 /// repeat. Before a1f9894 this failed with `TooDeep` in round 351.
 #[test]
 fn grow_and_shrink_rounds_keep_the_tree_short() {
-    let mut db = Database::memory();
+    let mut db = common::storage::rrb_memory();
     db.transact(|tx| -> Result<(), Error> {
         let mut l = tx.root().linked_array_list()?;
         for i in 0..300u64 {

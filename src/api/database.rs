@@ -12,15 +12,17 @@ use crate::api::cursor_mut::CursorMut;
 use crate::api::map::MapMut;
 use crate::api::snapshot::Snapshot;
 use crate::error::{Error, Result};
-use crate::format::{HashKind, Hasher};
+use crate::format::{HashKind, Hasher, ListFamily};
 use crate::format::{
     Header, Slot, Tag, TopHeader, BLOCK_LEN, DATABASE_START, HEADER_LEN, TOP_HEADER_LEN, VERSION,
 };
 use crate::storage::{FileStorage, MemoryStorage, SliceStorage, Storage};
-use crate::tree::access::{SlotPos, Src, Store, TxCore, TxState};
+use crate::tree::access::{FamilyCell, SlotPos, Src, Store, TxCore, TxState};
 use crate::tree::array_list::{resolve_index, ArrayList};
 use crate::tree::hamt::Hamt;
+use crate::tree::linked_list::scan::scan;
 use std::path::Path;
+use std::sync::Arc;
 
 /// How a commit makes itself durable.
 ///
@@ -91,6 +93,14 @@ pub struct Options {
     pub hash_override: Option<HashKind>,
     /// Commit durability.
     pub durability: Durability,
+    /// The family of the database's LinkedArrayLists. `None` (the default)
+    /// makes a new database in the current upstream family,
+    /// [`ListFamily::BTree`], and infers an existing one's from what it
+    /// holds: a sorted collection, or the first list whose bytes tell.
+    /// Nothing in a file records its family, so open files written by
+    /// xitdb before June 2026 that hold linked lists with
+    /// [`ListFamily::Rrb`] if inference cannot tell.
+    pub list_family: Option<ListFamily>,
 }
 
 /// An xitdb database over some storage.
@@ -121,6 +131,9 @@ pub struct Database<S: Storage = MemoryStorage> {
     /// date by commits: readers see the state of their last commit or open
     /// even while another process rewrites the header.
     history: Option<ArrayList>,
+    /// The linked-list family, known or still to be learned; shared with
+    /// snapshots, so that what one reader learns the others use.
+    family: Arc<FamilyCell>,
     /// Set when a failed transaction could not be rolled back (the storage
     /// kept failing); the next write first recovers from what is stored.
     poisoned: bool,
@@ -156,10 +169,25 @@ impl Database<MemoryStorage> {
     /// assert_eq!(db.hasher().size(), 20);
     /// ```
     pub fn memory_with(hash: HashKind) -> Self {
-        let opts = Options {
+        Self::memory_with_options(Options {
             hash,
             ..Options::default()
-        };
+        })
+    }
+
+    /// A new, empty in-memory database with the given options (hasher,
+    /// durability, linked-list family).
+    ///
+    /// ```
+    /// use xitdb::{Database, ListFamily, Options};
+    /// let db = Database::memory_with_options(Options {
+    ///     list_family: Some(ListFamily::Rrb),
+    ///     ..Options::default()
+    /// });
+    /// assert_eq!(db.list_family(), Some(ListFamily::Rrb));
+    /// ```
+    pub fn memory_with_options(opts: Options) -> Self {
+        let hash = opts.hash;
         let mut store = MemoryStorage::new();
         let header = new_header(hash);
         // A fresh buffer cannot fail to take its header.
@@ -170,6 +198,9 @@ impl Database<MemoryStorage> {
             hasher: Hasher::new(hash),
             durability: opts.durability,
             history: None,
+            family: Arc::new(FamilyCell::new(Some(
+                opts.list_family.unwrap_or(ListFamily::BTree),
+            ))),
             poisoned: false,
         }
     }
@@ -216,7 +247,23 @@ impl<'a> Database<SliceStorage<'a>> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self> {
-        Self::open_storage(SliceStorage::new(bytes), Options::default())
+        Self::from_slice_with(bytes, Options::default())
+    }
+
+    /// Like [`Database::from_slice`], with options (e.g. the list family).
+    ///
+    /// ```
+    /// use xitdb::{Database, ListFamily, Options};
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    /// let bytes = db.into_bytes();
+    /// let opts = Options { list_family: Some(ListFamily::BTree), ..Options::default() };
+    /// let view = Database::from_slice_with(&bytes, opts)?;
+    /// assert_eq!(view.list_family(), Some(ListFamily::BTree));
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
+    pub fn from_slice_with(bytes: &'a [u8], opts: Options) -> Result<Self> {
+        Self::open_storage(SliceStorage::new(bytes), opts)
     }
 }
 
@@ -317,7 +364,9 @@ impl<S: Storage> Database<S> {
     /// # Ok::<(), xitdb::Error>(())
     /// ```
     pub fn open_storage(mut store: S, opts: Options) -> Result<Self> {
+        let mut family = opts.list_family;
         if store.is_empty() {
+            family = Some(family.unwrap_or(ListFamily::BTree));
             if !store.is_writable() {
                 return Err(Error::TooShort { len: 0 });
             }
@@ -347,6 +396,7 @@ impl<S: Storage> Database<S> {
             hasher,
             durability: opts.durability,
             history: None,
+            family: Arc::new(FamilyCell::new(family)),
             poisoned: false,
         };
         db.recover()?;
@@ -455,7 +505,34 @@ impl<S: Storage> Database<S> {
     }
 
     pub(crate) fn src(&self) -> Src<'_> {
-        Src::storage(&self.store, self.hasher)
+        Src::storage(&self.store, self.hasher).with_family(&self.family)
+    }
+
+    /// The family of the database's LinkedArrayLists, when known: given
+    /// at open, chosen for a new database, or learned from the lists and
+    /// sorted collections read so far. See [`Database::detect_list_family`].
+    pub fn list_family(&self) -> Option<ListFamily> {
+        self.family.get()
+    }
+
+    /// Makes `family` the database's list family (a compaction's
+    /// destination takes its source's).
+    pub(crate) fn adopt_list_family(&mut self, family: ListFamily) {
+        self.family = Arc::new(FamilyCell::new(Some(family)));
+    }
+
+    /// The family of the database's LinkedArrayLists, looking through
+    /// everything it holds (every moment) if it is not known yet; `None`
+    /// when nothing in it tells (it holds no non-empty linked list and no
+    /// sorted collection), in which case writes use [`ListFamily::BTree`].
+    /// An error when a list could be of either family.
+    pub fn detect_list_family(&self) -> Result<Option<ListFamily>> {
+        if let Some(f) = self.family.get() {
+            return Ok(Some(f));
+        }
+        let src = self.src();
+        let found = scan(&src, &[self.root_slot()])?;
+        Ok(found.map(|f| self.family.learn(f)))
     }
 
     /// The database header.
@@ -586,6 +663,7 @@ impl<S: Storage> Database<S> {
         Ok(Snapshot::new(
             self.store.share(self.store.len())?,
             self.hasher,
+            self.family.clone(),
             slot,
         ))
     }
@@ -602,7 +680,7 @@ impl<S: Storage> Database<S> {
         }
         self.heal()?;
         let start_len = self.store.len();
-        let mut st = TxState::new(self.hasher, start_len, root);
+        let mut st = TxState::new(self.hasher, self.family.clone(), start_len, root);
         let store = &mut self.store;
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(store, &mut st)));
@@ -1043,7 +1121,7 @@ impl<'db> Transaction<'db> {
 
     /// Reads a committed moment (negative counts from the end).
     pub fn moment(&self, index: i64) -> Result<Cursor<'_>> {
-        let src = self.store.src(self.st.hasher);
+        let src = self.store.src(self.st.hasher).with_family(&self.st.family);
         let history = self
             .history
             .ok_or_else(|| Error::NoSuchMoment { index, len: 0 })?;
@@ -1130,7 +1208,7 @@ mod tests {
 
     /// The bytes a crash would leave: a transaction run but never committed.
     fn crashed_bytes(db: &mut Database, value: u64) -> Vec<u8> {
-        let mut st = TxState::new(db.hasher, db.store.len(), Slot::EMPTY);
+        let mut st = TxState::new(db.hasher, db.family.clone(), db.store.len(), Slot::EMPTY);
         let header = db.header;
         Database::<MemoryStorage>::run_history_tx(&mut db.store, &mut st, header, |tx| {
             tx.root_map()?.put("n", value)

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::format::Slot;
 use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::array_list::{resolve_index, ArrayList, ListIter};
-use crate::tree::linked_list::{LinkedIter, LinkedList};
+use crate::tree::linked_list::{Linked, LinkedItems};
 
 /// Iterator over the items of a list, yielding cursors; double-ended, with
 /// an exact size hint.
@@ -41,7 +41,7 @@ pub struct Items<'r> {
 
 pub(crate) enum Walk<'r> {
     Array(ListIter<'r>),
-    Linked(LinkedIter<'r>),
+    Linked(LinkedItems<'r>),
 }
 
 impl<'r> Iterator for Items<'r> {
@@ -109,27 +109,27 @@ impl Seq for ArrayList {
     }
 }
 
-impl Seq for LinkedList {
+impl Seq for Linked {
     fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self> {
-        LinkedList::from_slot(src, slot)
+        Linked::from_slot(src, slot)
     }
     fn size(&self) -> u64 {
-        self.size
+        Linked::size(self)
     }
     fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64> {
-        LinkedList::slot_pos(self, src, k)
+        Linked::slot_pos(self, src, k)
     }
     fn walk<'r>(&self, src: Src<'r>) -> Walk<'r> {
         Walk::Linked(self.iter(src))
     }
     fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<Self> {
-        LinkedList::open_mut(core, pos)
+        Linked::open_mut(core, pos)
     }
     fn push_slot(&mut self, core: &mut TxCore<'_>) -> Result<u64> {
-        LinkedList::push_slot(self, core)
+        Linked::push_slot(self, core)
     }
     fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
-        LinkedList::slot_pos_mut(self, core, k)
+        Linked::slot_pos_mut(self, core, k)
     }
 }
 
@@ -293,7 +293,7 @@ view_api!(
     /// # Ok::<(), Error>(())
     /// ```
     LinkedListView,
-    LinkedList
+    Linked
 );
 
 macro_rules! mut_api {
@@ -425,7 +425,7 @@ mut_api!(
     /// ```
     LinkedListMut,
     LinkedListView,
-    LinkedList
+    Linked
 );
 
 impl ListMut<'_> {
@@ -439,12 +439,9 @@ impl ListMut<'_> {
 }
 
 impl LinkedListMut<'_> {
-    fn edit<T>(
-        &mut self,
-        f: impl FnOnce(&mut TxCore<'_>, &mut LinkedList) -> Result<T>,
-    ) -> Result<T> {
+    fn edit<T>(&mut self, f: impl FnOnce(&mut TxCore<'_>, &mut Linked) -> Result<T>) -> Result<T> {
         let core = &mut self.0.core;
-        let mut list = LinkedList::open_mut(core, self.0.pos)?;
+        let mut list = Linked::open_mut(core, self.0.pos)?;
         f(core, &mut list)
     }
 
@@ -464,7 +461,7 @@ impl LinkedListMut<'_> {
     /// `index` and returns a cursor on it.
     pub fn insert_cursor(&mut self, index: i64) -> Result<CursorMut<'_>> {
         let slot = self.edit(|core, list| {
-            let k = resolve_index(index, list.size)?;
+            let k = resolve_index(index, list.size())?;
             list.insert_slot(core, k)
         })?;
         Ok(CursorMut::new(self.0.core.reborrow(), SlotPos::Disk(slot)))
@@ -473,7 +470,7 @@ impl LinkedListMut<'_> {
     /// Removes the item at `index` (negative counts from the end).
     pub fn remove(&mut self, index: i64) -> Result<()> {
         self.edit(|core, list| {
-            let k = resolve_index(index, list.size)?;
+            let k = resolve_index(index, list.size())?;
             list.remove(core, k)
         })
     }
@@ -490,7 +487,7 @@ impl LinkedListMut<'_> {
     /// the transaction is frozen first ([`crate::Transaction::freeze`]): a later
     /// change to either list copies what it changes instead of altering both.
     pub fn concat(&mut self, other: Slot) -> Result<()> {
-        let other = LinkedList::from_slot(&self.0.core.src(), other)?;
+        let other = Linked::from_slot(&self.0.core.src(), other)?;
         self.0.core.freeze();
         self.edit(|core, list| list.concat(core, other))
     }

@@ -4,7 +4,8 @@ use crate::api::cursor::Cursor;
 use crate::format::Hasher;
 use crate::format::Slot;
 use crate::storage::SharedBytes;
-use crate::tree::access::Src;
+use crate::tree::access::{FamilyCell, Src};
+use std::sync::Arc;
 
 /// A moment (or root) that can be read from many threads at once while the
 /// database keeps committing.
@@ -47,6 +48,7 @@ use crate::tree::access::Src;
 pub struct Snapshot {
     bytes: SharedBytes,
     hasher: Hasher,
+    family: Arc<FamilyCell>,
     root: Slot,
 }
 
@@ -60,10 +62,16 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn new(bytes: SharedBytes, hasher: Hasher, root: Slot) -> Self {
+    pub(crate) fn new(
+        bytes: SharedBytes,
+        hasher: Hasher,
+        family: Arc<FamilyCell>,
+        root: Slot,
+    ) -> Self {
         Snapshot {
             bytes,
             hasher,
+            family,
             root,
         }
     }
@@ -71,7 +79,7 @@ impl Snapshot {
     /// A cursor on the snapshot's root.
     pub fn cursor(&self) -> Cursor<'_> {
         Cursor::new(
-            Src::bytes_only((*self.bytes).as_ref(), self.hasher),
+            Src::bytes_only((*self.bytes).as_ref(), self.hasher).with_family(&self.family),
             self.root,
             None,
         )

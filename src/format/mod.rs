@@ -42,6 +42,44 @@ pub use record::{
 };
 pub use slot::{Slot, Tag, MAX_POINTER, MIN_POINTER};
 
+/// Which on-disk layout a file's LinkedArrayLists (tag 3) use.
+///
+/// Nothing in a file records it: xitdb up to June 2026 wrote relaxed radix
+/// (RRB) trees, current upstream writes count-augmented B-trees under the
+/// same tag and format version. A database is opened in one family (given,
+/// or inferred from what it holds) and reads and writes every linked list in
+/// it that way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListFamily {
+    /// The older family: 17-byte header, 272-byte blocks of 17-byte entries.
+    Rrb,
+    /// Current upstream: 16-byte header, 146-byte leaves, 274-byte branches.
+    /// Files that hold SortedMaps or SortedSets (tags 14, 15) are always of
+    /// this family.
+    BTree,
+}
+
+impl ListFamily {
+    /// The family's name as the tools print it: `rrb` or `btree`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListFamily::Rrb => "rrb",
+            ListFamily::BTree => "btree",
+        }
+    }
+}
+
+impl std::str::FromStr for ListFamily {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "rrb" => Ok(ListFamily::Rrb),
+            "btree" => Ok(ListFamily::BTree),
+            other => Err(format!("unknown list family {other:?} (rrb or btree)")),
+        }
+    }
+}
+
 /// A 2-byte tag attached to a byte value (opaque to the database).
 pub type FormatTag = [u8; 2];
 

@@ -2,10 +2,12 @@
 //! transaction with its one copy-on-write rule.
 
 use crate::error::{Error, Result};
-use crate::format::Hasher;
+use crate::format::{Hasher, ListFamily};
 use crate::format::{Slot, Tag, SLOT_LEN};
 use crate::storage::{check_range, Storage};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 /// Read access to storage: a directly readable prefix plus an optional
 /// fallback for the rest. Every read is bounds-checked against `len`.
@@ -19,6 +21,8 @@ pub(crate) struct Src<'r> {
     rest: Option<&'r dyn Storage>,
     len: u64,
     pub hasher: Hasher,
+    /// The database's linked-list family (possibly still to be learned).
+    pub family: &'r FamilyCell,
 }
 
 impl<'r> Src<'r> {
@@ -32,6 +36,7 @@ impl<'r> Src<'r> {
             rest: Some(store),
             len: store.len(),
             hasher,
+            family: &DEFAULT_FAMILY,
         }
     }
 
@@ -44,7 +49,14 @@ impl<'r> Src<'r> {
             rest: None,
             len: bytes.len() as u64,
             hasher,
+            family: &DEFAULT_FAMILY,
         }
+    }
+
+    /// The same reader, reading linked lists in the family `family` holds.
+    #[inline]
+    pub fn with_family(self, family: &'r FamilyCell) -> Self {
+        Src { family, ..self }
     }
 
     /// Storage length.
@@ -148,6 +160,56 @@ impl<'r> Src<'r> {
     }
 }
 
+const UNKNOWN: u8 = 0;
+const RRB: u8 = 1;
+const BTREE: u8 = 2;
+
+/// A database's linked-list family: known, or still to be learned.
+#[derive(Debug)]
+pub(crate) struct FamilyCell(AtomicU8);
+
+/// The cell of readers that were never told a family (plain byte views in
+/// tests and tools): the current upstream family.
+pub(crate) static DEFAULT_FAMILY: FamilyCell = FamilyCell(AtomicU8::new(BTREE));
+
+impl FamilyCell {
+    /// A cell holding `family`, or nothing yet.
+    pub fn new(family: Option<ListFamily>) -> FamilyCell {
+        FamilyCell(AtomicU8::new(encode(family)))
+    }
+
+    /// The family, if known.
+    pub fn get(&self) -> Option<ListFamily> {
+        match self.0.load(Ordering::Acquire) {
+            RRB => Some(ListFamily::Rrb),
+            BTREE => Some(ListFamily::BTree),
+            _ => None,
+        }
+    }
+
+    /// Records `family` unless one is already known; returns the family
+    /// now held (the earlier one, when there was one).
+    pub fn learn(&self, family: ListFamily) -> ListFamily {
+        match self.0.compare_exchange(
+            UNKNOWN,
+            encode(Some(family)),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => family,
+            Err(_) => self.get().unwrap_or(family),
+        }
+    }
+}
+
+fn encode(family: Option<ListFamily>) -> u8 {
+    match family {
+        None => UNKNOWN,
+        Some(ListFamily::Rrb) => RRB,
+        Some(ListFamily::BTree) => BTREE,
+    }
+}
+
 /// Where a writable slot lives: on disk, or the database's virtual root slot
 /// (held in memory during a root-map transaction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,17 +227,20 @@ pub(crate) struct TxState {
     pub tx_start: u64,
     /// The virtual root slot (root-map transactions).
     pub root: Slot,
+    /// The database's linked-list family.
+    pub family: Arc<FamilyCell>,
     /// Old contents of bytes below `tx_start` overwritten in place, so that a
     /// failed transaction restores the file byte for byte.
     undo: Vec<(u64, Vec<u8>)>,
 }
 
 impl TxState {
-    pub fn new(hasher: Hasher, tx_start: u64, root: Slot) -> Self {
+    pub fn new(hasher: Hasher, family: Arc<FamilyCell>, tx_start: u64, root: Slot) -> Self {
         TxState {
             hasher,
             tx_start,
             root,
+            family,
             undo: Vec::new(),
         }
     }
@@ -310,7 +375,7 @@ impl<'t> TxCore<'t> {
     /// Read access to the current state, including this transaction's writes.
     #[inline]
     pub fn src(&self) -> Src<'_> {
-        self.store.src(self.st.hasher)
+        self.store.src(self.st.hasher).with_family(&self.st.family)
     }
 
     /// True when the record at `ptr` was made by this transaction.
@@ -465,5 +530,20 @@ impl<'t> TxCore<'t> {
             }
         }
         self.store.truncate(len)
+    }
+}
+
+#[cfg(test)]
+mod family_tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_learns_once() {
+        let cell = FamilyCell::new(None);
+        assert_eq!(cell.get(), None);
+        assert_eq!(cell.learn(ListFamily::Rrb), ListFamily::Rrb);
+        assert_eq!(cell.learn(ListFamily::BTree), ListFamily::Rrb);
+        assert_eq!(cell.get(), Some(ListFamily::Rrb));
+        assert_eq!(DEFAULT_FAMILY.get(), Some(ListFamily::BTree));
     }
 }

@@ -627,3 +627,17 @@ impl<S: Storage> Storage for CountingStorage<S> {
         self.inner.share(len)
     }
 }
+
+/// A new in-memory database whose linked lists use the older RRB family
+/// (for tests of that family's own layout).
+pub fn rrb_memory() -> xitdb::Database {
+    xitdb::Database::memory_with_options(rrb_options())
+}
+
+/// Options selecting the RRB list family.
+pub fn rrb_options() -> xitdb::Options {
+    xitdb::Options {
+        list_family: Some(xitdb::ListFamily::Rrb),
+        ..xitdb::Options::default()
+    }
+}

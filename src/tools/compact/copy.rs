@@ -21,16 +21,17 @@ use crate::format::btree::{
     BTREE_HEADER_LEN, NODE_SLOTS, SORTED_BRANCH_LEN,
 };
 use crate::format::{
-    level_capacity, list_shift, put_u64, slot_at, LinkedHeader, ListHeader, RecordKind, Slot, Tag,
-    BLOCK_LEN, BLOCK_SLOTS, DATABASE_START, LINKED_HEADER_LEN, LIST_HEADER_LEN, MAX_NESTING,
-    SLOT_LEN,
+    level_capacity, list_shift, put_u64, slot_at, LinkedHeader, ListFamily, ListHeader, RecordKind,
+    Slot, Tag, BLOCK_LEN, BLOCK_SLOTS, DATABASE_START, LINKED_HEADER_LEN, LIST_HEADER_LEN,
+    MAX_NESTING, SLOT_LEN,
 };
 use crate::storage::Storage;
 use crate::tree::access::Src;
 use crate::tree::array_list::ArrayList;
 use crate::tree::btree::MAX_DEPTH;
 use crate::tree::bytes::long_extent;
-use crate::tree::linked_list::LinkedList;
+use crate::tree::linked_list::family::family_of;
+use crate::tree::linked_list::rrb::LinkedList;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
@@ -475,7 +476,12 @@ impl<'s, 'o, 'p> Copier<'s, 'o, 'p> {
             Tag::HashMap | Tag::HashSet => RecordKind::IndexBlock,
             Tag::CountedHashMap | Tag::CountedHashSet => RecordKind::CountedIndex,
             Tag::ArrayList => RecordKind::ListHeader,
-            Tag::LinkedArrayList => RecordKind::LinkedHeader,
+            Tag::LinkedArrayList => match family_of(&self.src, slot.value)? {
+                ListFamily::Rrb => RecordKind::LinkedHeader,
+                ListFamily::BTree => RecordKind::BTreeHeader {
+                    layout: BranchLayout::List,
+                },
+            },
             Tag::SortedMap | Tag::SortedSet => RecordKind::BTreeHeader {
                 layout: BranchLayout::Sorted,
             },

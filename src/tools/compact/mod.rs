@@ -173,14 +173,22 @@ impl<S: Storage> Database<S> {
         keep: Keep,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<CompactReport> {
+        // an empty list reads alike in both families, but its copy must be
+        // laid out in the source's: learn it first if nobody said
+        let family = self.detect_list_family()?;
         let source = Source {
             src: self.src(),
             header: self.header(),
             history: self.committed_history(),
         };
-        dst.rewrite(self.hasher(), |store, durability| {
+        let report = dst.rewrite(self.hasher(), |store, durability| {
             compact(&source, store, durability, keep, progress)
-        })
+        })?;
+        // the copy keeps the source's list layout
+        if let Some(family) = family {
+            dst.adopt_list_family(family);
+        }
+        Ok(report)
     }
 }
 

@@ -1,4 +1,5 @@
-//! LinkedArrayLists, compared index by index.
+//! RRB LinkedArrayLists, compared index by index (B-tree ones are walked
+//! with the sorted collections' streams, in `sorted`).
 //!
 //! The two relaxed radix trees need not align (slices and concatenations
 //! leave partly filled subtrees anywhere), so each side keeps its own walk
@@ -16,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::format::{
     LinkedEntry, Slot, Tag, BLOCK_SLOTS, LINKED_BLOCK_LEN, LINKED_SLOT_LEN, MAX_LINKED_SHIFT,
 };
-use crate::tree::linked_list::LinkedList;
+use crate::tree::linked_list::rrb::LinkedList;
+use crate::tree::linked_list::Linked;
 
 /// A LinkedArrayList block on a walk's stack.
 struct LBlock {
@@ -130,9 +132,22 @@ impl<'r> Diff<'r> {
     /// root blocks), unless they are the same list.
     pub(super) fn open_linked(&mut self, a: Slot, b: Slot, nest: u32, plen: usize) -> Result<Cmp> {
         self.tick(a.value)?;
-        let la = LinkedList::from_slot(&self.a, a)?;
+        let la = Linked::from_slot(&self.a, a)?;
         self.tick(b.value)?;
-        let lb = LinkedList::from_slot(&self.b, b)?;
+        let lb = Linked::from_slot(&self.b, b)?;
+        let (la, lb) = match (la, lb) {
+            (Linked::Rrb(la), Linked::Rrb(lb)) => (la, lb),
+            (Linked::BTree(la), Linked::BTree(lb)) => {
+                return self.open_btree_lists(la, lb, nest, plen)
+            }
+            (la, lb) => {
+                return Err(Error::WrongListFamily {
+                    what: "comparing lists",
+                    needed: la.family().name(),
+                    found: lb.family().name(),
+                })
+            }
+        };
         if la.size == lb.size && la.root == lb.root && la.shift == lb.shift {
             return Ok(Cmp::Same);
         }

@@ -1,4 +1,5 @@
-//! SortedMaps and SortedSets, compared by key in key order.
+//! SortedMaps and SortedSets, compared by key in key order; B-tree
+//! LinkedArrayLists, compared index by index.
 //!
 //! Each side is a stream of entries in ascending key order (a B-tree path
 //! stepped from the first entry); the two streams are merged: a key on one
@@ -8,16 +9,23 @@
 //! both sides and is skipped unread, so two moments that differ in one key
 //! cost little more than the paths to it; the merge stays in key order
 //! since both streams skip the same entries.
+//!
+//! Two B-tree lists are the same kind of streams, compared by position
+//! instead of key: both stand at the same index at every step, so the
+//! shared rest of a node is skipped the same way, and items that differ
+//! are reported at their index (an insertion shifts everything after it,
+//! which is then reported item by item, as for the other lists).
 
 use super::walker::{Cmp, Frame, Side, Step, Val};
 use super::{Change, ChangeKind, Diff};
 use crate::api::value::PathStepBuf;
 use crate::error::{Error, Result};
-use crate::format::btree::BranchLayout;
+use crate::format::btree::{BTreeHeader, BranchLayout};
 use crate::format::{Slot, Tag};
 use crate::tree::btree::path::Path;
 use crate::tree::bytes;
 use crate::tree::hamt::Kv;
+use crate::tree::linked_list::btree::BTreeList;
 use crate::tree::sorted::{kv_of, Sorted};
 use std::cmp::Ordering;
 
@@ -27,11 +35,22 @@ struct Stream {
     left: u64,
 }
 
-/// A pair of sorted maps or sets being merged.
+/// What a pair of B-trees holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Map,
+    Set,
+    List,
+}
+
+/// A pair of sorted maps or sets being merged, or of B-tree lists walked
+/// in step.
 pub(super) struct SortedFrame {
     pub(super) plen: usize,
     nest: u32,
-    set: bool,
+    kind: Kind,
+    /// The index both list streams stand at.
+    off: u64,
     /// Header positions, to name in errors.
     pub(super) headers: (u64, u64),
     a: Stream,
@@ -50,27 +69,73 @@ impl<'r> Diff<'r> {
         plen: usize,
     ) -> Result<Cmp> {
         let (ta, tb) = (Sorted::from_slot(a)?, Sorted::from_slot(b)?);
-        let sa = self.stream(Side::A, ta)?;
-        let sb = self.stream(Side::B, tb)?;
+        self.tick(ta.header)?;
+        let ha = ta.read_header(&self.src(Side::A))?;
+        self.tick(tb.header)?;
+        let hb = tb.read_header(&self.src(Side::B))?;
+        let kind = if tag == Tag::SortedSet {
+            Kind::Set
+        } else {
+            Kind::Map
+        };
+        self.open_btrees(kind, (ta.header, ha), (tb.header, hb), nest, plen)
+    }
+
+    /// Sets up the walk of two B-tree LinkedArrayLists, unless they are the
+    /// same list.
+    pub(super) fn open_btree_lists(
+        &mut self,
+        a: BTreeList,
+        b: BTreeList,
+        nest: u32,
+        plen: usize,
+    ) -> Result<Cmp> {
+        if a.size == b.size && a.root == b.root {
+            return Ok(Cmp::Same);
+        }
+        let ha = BTreeHeader {
+            size: a.size,
+            root: a.root,
+        };
+        let hb = BTreeHeader {
+            size: b.size,
+            root: b.root,
+        };
+        self.open_btrees(Kind::List, (a.header, ha), (b.header, hb), nest, plen)
+    }
+
+    fn open_btrees(
+        &mut self,
+        kind: Kind,
+        (pa, ha): (u64, BTreeHeader),
+        (pb, hb): (u64, BTreeHeader),
+        nest: u32,
+        plen: usize,
+    ) -> Result<Cmp> {
+        let layout = match kind {
+            Kind::List => BranchLayout::List,
+            Kind::Map | Kind::Set => BranchLayout::Sorted,
+        };
+        let sa = self.stream(Side::A, ha, layout)?;
+        let sb = self.stream(Side::B, hb, layout)?;
         Ok(Cmp::Nested(Box::new(Frame::Sorted(Box::new(
             SortedFrame {
                 plen,
                 nest,
-                set: tag == Tag::SortedSet,
-                headers: (ta.header, tb.header),
+                kind,
+                off: 0,
+                headers: (pa, pb),
                 a: sa,
                 b: sb,
             },
         )))))
     }
 
-    fn stream(&mut self, side: Side, tree: Sorted) -> Result<Stream> {
-        self.tick(tree.header)?;
+    fn stream(&mut self, side: Side, h: BTreeHeader, layout: BranchLayout) -> Result<Stream> {
         let src = self.src(side);
-        let h = tree.read_header(&src)?;
         let path = if h.size > 0 {
             self.tick(h.root)?;
-            Some(Path::seek(&src, BranchLayout::Sorted, h.root, 0)?)
+            Some(Path::seek(&src, layout, h.root, 0)?)
         } else {
             None
         };
@@ -122,6 +187,7 @@ impl<'r> Diff<'r> {
         let n = pa.rest_count(&self.src(Side::A), h)?;
         self.consume(Side::A, &mut f.a, n, Some(h))?;
         self.consume(Side::B, &mut f.b, n, Some(h))?;
+        f.off = f.off.saturating_add(n);
         Ok(true)
     }
 
@@ -159,7 +225,7 @@ impl<'r> Diff<'r> {
         kv: Kv,
         key: Vec<u8>,
     ) -> Result<Step<'r>> {
-        let v = self.sorted_val(side, kv, f.set)?;
+        let v = self.sorted_val(side, kv, f.kind == Kind::Set)?;
         let path = self.path_with(PathStepBuf::Key(key))?;
         let change: Change<'r> = match side {
             Side::A => {
@@ -174,8 +240,12 @@ impl<'r> Diff<'r> {
         Ok(Step::Emit(change))
     }
 
-    /// Steps a merge of two sorted collections to its next change or nested pair.
+    /// Steps a merge of two sorted collections (or the walk of two lists)
+    /// to its next change or nested pair.
     pub(super) fn step_sorted(&mut self, f: &mut SortedFrame) -> Result<Step<'r>> {
+        if f.kind == Kind::List {
+            return self.step_btree_list(f);
+        }
         loop {
             if self.skip_shared(f)? {
                 continue;
@@ -214,13 +284,61 @@ impl<'r> Diff<'r> {
             }
             self.consume(Side::A, &mut f.a, 1, None)?;
             self.consume(Side::B, &mut f.b, 1, None)?;
-            if f.set {
+            if f.kind == Kind::Set {
                 continue; // the same member
             }
             let va = self.sorted_val(Side::A, ka, false)?;
             let vb = self.sorted_val(Side::B, kb, false)?;
             if let Some(step) = self.pair(va, vb, f.nest + 1, |_| Ok(PathStepBuf::Key(key_b)))? {
                 return Ok(step);
+            }
+        }
+    }
+
+    /// The item slot one side's list stream stands at.
+    fn stream_item(&mut self, side: Side, s: &Stream) -> Result<Option<Val>> {
+        let Some(path) = &s.path else {
+            return Ok(None);
+        };
+        let pos = path.slot_pos();
+        Ok(Some(Val {
+            slot: self.read_slot(side, pos)?,
+            pos: Some(pos),
+        }))
+    }
+
+    /// Steps two B-tree lists to their next change or nested pair.
+    fn step_btree_list(&mut self, f: &mut SortedFrame) -> Result<Step<'r>> {
+        loop {
+            if self.skip_shared(f)? {
+                continue;
+            }
+            let va = self.stream_item(Side::A, &f.a)?;
+            let vb = self.stream_item(Side::B, &f.b)?;
+            let k = f.off;
+            f.off = f.off.saturating_add(1);
+            let index = |_: &mut Diff<'r>| Ok(PathStepBuf::index(k));
+            match (va, vb) {
+                (None, None) => return Ok(Step::Done),
+                (Some(va), None) => {
+                    self.consume(Side::A, &mut f.a, 1, None)?;
+                    let path = self.path_with(PathStepBuf::index(k))?;
+                    let c = self.change(ChangeKind::Removed, path, Some(va), None)?;
+                    return Ok(Step::Emit(c));
+                }
+                (None, Some(vb)) => {
+                    self.consume(Side::B, &mut f.b, 1, None)?;
+                    let path = self.path_with(PathStepBuf::index(k))?;
+                    let c = self.change(ChangeKind::Added, path, None, Some(vb))?;
+                    return Ok(Step::Emit(c));
+                }
+                (Some(va), Some(vb)) => {
+                    self.consume(Side::A, &mut f.a, 1, None)?;
+                    self.consume(Side::B, &mut f.b, 1, None)?;
+                    if let Some(step) = self.pair(va, vb, f.nest + 1, index)? {
+                        return Ok(step);
+                    }
+                }
             }
         }
     }

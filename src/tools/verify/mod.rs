@@ -135,6 +135,7 @@ mod walk;
 
 use crate::api::database::Database;
 use crate::error::Result;
+use crate::format::ListFamily;
 use crate::storage::Storage;
 use std::fmt;
 use stop::Stop;
@@ -160,6 +161,10 @@ pub struct Report {
     pub committed_len: u64,
     /// What was checked.
     pub stats: Stats,
+    /// The family the database's LinkedArrayLists were read in: the one it
+    /// was opened in, or learned from what it holds (`None` when nothing
+    /// told: no non-empty linked list and no sorted collection).
+    pub list_family: Option<ListFamily>,
 }
 
 impl Report {
@@ -262,6 +267,9 @@ pub enum ProblemKind {
     /// An occupied LinkedArrayList entry after an empty one (position of the
     /// entry).
     LinkedShape,
+    /// A LinkedArrayList that both families read as well-formed, in a
+    /// database opened without a family (position of its header).
+    ListFamily,
     /// A long byte string whose length reaches past the committed length
     /// (position of the length prefix).
     BytesLength,
@@ -342,6 +350,10 @@ impl<S: Storage> Database<S> {
     /// # Ok::<(), xitdb::Error>(())
     /// ```
     pub fn verify(&self) -> Result<Report> {
+        // Learn the list family first, so that every list, empty ones too,
+        // is checked in it; a database whose lists cannot tell is reported
+        // at the list that cannot, by the walk itself.
+        let _ = self.detect_list_family();
         let mut v = Verifier::new(self.src());
         let mut moments = 0;
         let problem = match v.check_all(self.storage().is_writable(), &mut moments) {
@@ -356,6 +368,7 @@ impl<S: Storage> Database<S> {
             warning_count: v.warning_count,
             committed_len: v.end,
             stats: v.stats,
+            list_family: self.src().family.get(),
         })
     }
 }

@@ -39,7 +39,7 @@ use super::walk::{Agg, Frame, Node, Step, Verifier, Visit};
 use super::ProblemKind;
 use crate::format::btree::{
     count_off, node_head, separator_off, slot_off, BTreeHeader, BranchLayout, NodeKind,
-    BTREE_HEADER_LEN, LEAF_LEN, NODE_HEAD_LEN, SORTED_BRANCH_LEN,
+    BTREE_HEADER_LEN, LEAF_LEN, NODE_HEAD_LEN,
 };
 use crate::format::{Slot, Tag};
 use std::cmp::Ordering;
@@ -82,13 +82,44 @@ impl Summary {
     }
 }
 
-/// A node to visit: at `pos`, referred to from `from`, in tree `tree` of a
-/// set or a map at depth `nest`.
+/// Which structure a B-tree belongs to: the sorted kinds, or the B-tree
+/// LinkedArrayList, whose leaves hold values (no keys, no order) and whose
+/// branches hold no separators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TreeKind {
+    /// A SortedMap.
+    Map,
+    /// A SortedSet.
+    Set,
+    /// A B-tree LinkedArrayList.
+    List,
+}
+
+impl TreeKind {
+    fn layout(self) -> BranchLayout {
+        match self {
+            TreeKind::List => BranchLayout::List,
+            TreeKind::Map | TreeKind::Set => BranchLayout::Sorted,
+        }
+    }
+
+    /// The node kind, in words.
+    pub(super) fn node_name(self) -> &'static str {
+        match self {
+            TreeKind::Map => "a sorted map node",
+            TreeKind::Set => "a sorted set node",
+            TreeKind::List => "a linked_array_list node",
+        }
+    }
+}
+
+/// A node to visit: at `pos`, referred to from `from`, in tree `tree` of
+/// kind `kind` at depth `nest`.
 #[derive(Debug, Clone, Copy)]
 struct NodeRef {
     from: u64,
     pos: u64,
-    set: bool,
+    kind: TreeKind,
     tree: u64,
     nest: u32,
 }
@@ -131,18 +162,10 @@ pub(super) struct BranchFrame {
     wait: (u64, u64, u8),
 }
 
-/// The node kind of a set or a map, in words.
-fn node_kind(set: bool) -> &'static str {
-    if set {
-        "a sorted set node"
-    } else {
-        "a sorted map node"
-    }
-}
-
 impl Verifier<'_> {
-    /// A sorted map or set referred to by `slot` at `from`, at depth `nest`.
-    pub fn sorted(&mut self, from: u64, slot: Slot, nest: u32) -> R<Visit> {
+    /// A sorted map or set, or a B-tree LinkedArrayList (`list`), referred
+    /// to by `slot` at `from`, at depth `nest`.
+    pub fn sorted(&mut self, from: u64, slot: Slot, nest: u32, list: bool) -> R<Visit> {
         let pos = slot.value;
         self.check_ptr(from, pos, BTREE_HEADER_LEN, self.data_start)?;
         self.stats.headers += 1;
@@ -152,7 +175,11 @@ impl Verifier<'_> {
         let root = NodeRef {
             from: pos + 8,
             pos: header.root,
-            set: slot.tag == Tag::SortedSet,
+            kind: match (list, slot.tag) {
+                (true, _) => TreeKind::List,
+                (false, Tag::SortedSet) => TreeKind::Set,
+                (false, _) => TreeKind::Map,
+            },
             tree: self.sorted_trees,
             nest,
         };
@@ -193,11 +220,13 @@ impl Verifier<'_> {
         match self.known(at.from, at.pos)? {
             None => self.new_sorted_node(at),
             Some(Node::Sorted {
-                set,
+                kind,
                 tree,
                 done: Some(s),
-            }) if set == at.set => {
-                if tree == at.tree {
+            }) if kind == at.kind => {
+                // a list may share subtrees with itself (concatenated with
+                // itself); a sorted tree repeating a node repeats its keys
+                if tree == at.tree && kind != TreeKind::List {
                     return fail(
                         at.from,
                         ProblemKind::SharedNode,
@@ -206,7 +235,7 @@ impl Verifier<'_> {
                 }
                 Ok(Visit::Done(s.agg()))
             }
-            Some(n) => self.conflict(at.from, at.pos, &n, node_kind(at.set)),
+            Some(n) => self.conflict(at.from, at.pos, &n, at.kind.node_name()),
         }
     }
 
@@ -218,7 +247,7 @@ impl Verifier<'_> {
         };
         let len = match kind {
             NodeKind::Leaf => LEAF_LEN,
-            NodeKind::Branch => SORTED_BRANCH_LEN,
+            NodeKind::Branch => at.kind.layout().len(),
         };
         self.check_ptr(at.from, at.pos, len, self.data_start)?;
         // node_head caps num at 16
@@ -231,7 +260,7 @@ impl Verifier<'_> {
             );
         }
         let node = Node::Sorted {
-            set: at.set,
+            kind: at.kind,
             tree: at.tree,
             done: None,
         };
@@ -309,6 +338,9 @@ impl Verifier<'_> {
     fn leaf_entry(&mut self, f: &mut LeafFrame, i: u8) -> R<Visit> {
         let spos = f.at.pos + slot_off(usize::from(i));
         let slot = self.slot(spos)?;
+        if f.at.kind == TreeKind::List {
+            return self.enter(spos, slot, f.at.nest + 1);
+        }
         if slot.tag != Tag::KvPair {
             return fail(
                 spos,
@@ -333,7 +365,7 @@ impl Verifier<'_> {
         f.last = Some(key);
         let vpos = slot.value + kv.value_off();
         let value = self.slot(vpos)?;
-        if !f.at.set {
+        if f.at.kind == TreeKind::Map {
             return self.enter(vpos, value, f.at.nest + 1);
         }
         if !value.is_empty() {
@@ -354,7 +386,7 @@ impl Verifier<'_> {
         while f.next < f.num {
             let i = f.next;
             f.next += 1;
-            if i >= 1 {
+            if i >= 1 && f.at.kind != TreeKind::List {
                 self.separator_after(f, i)?;
             }
             let spos = f.at.pos + slot_off(usize::from(i));
@@ -423,7 +455,7 @@ impl Verifier<'_> {
             }
             _ => f.level = Some(s.level),
         }
-        let cpos = f.at.pos + count_off(BranchLayout::Sorted, usize::from(i));
+        let cpos = f.at.pos + count_off(f.at.kind.layout(), usize::from(i));
         let count = self.src.u64_at(cpos)?;
         if count != s.n {
             return fail(

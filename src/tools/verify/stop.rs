@@ -29,6 +29,7 @@ impl From<Error> for Stop {
             Error::OutOfBounds { pos, .. } => (pos, ProblemKind::OutOfBounds),
             Error::Corrupt { pos, .. } => (pos, ProblemKind::Unreadable),
             Error::TooDeep { pos } => (pos, ProblemKind::TooDeep),
+            Error::UnknownListFamily { pos } => (pos, ProblemKind::ListFamily),
             _ => (0, ProblemKind::Unreadable),
         };
         Stop::Problem(Problem {

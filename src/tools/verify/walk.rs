@@ -22,15 +22,16 @@
 use super::linked_list::{LinkedBlockFrame, LinkedFrame};
 use super::list::{ListBlockFrame, ListFrame};
 use super::map::{head_len, KvFrame, MapBlockFrame, MapFrame, Tries};
-use super::sorted::{BranchFrame, LeafFrame, SortedFrame, Summary};
+use super::sorted::{BranchFrame, LeafFrame, SortedFrame, Summary, TreeKind};
 use super::stop::{fail, slot_in, R};
 use super::{Problem, ProblemKind, Stats, MAX_WARNINGS};
 use crate::error::Error;
 use crate::format::{
-    Header, Slot, Tag, TopHeader, BLOCK_LEN, BLOCK_SLOTS, DATABASE_START, HEADER_LEN, MAX_NESTING,
-    SLOT_LEN, TOP_HEADER_LEN,
+    Header, ListFamily, Slot, Tag, TopHeader, BLOCK_LEN, BLOCK_SLOTS, DATABASE_START, HEADER_LEN,
+    MAX_NESTING, SLOT_LEN, TOP_HEADER_LEN,
 };
 use crate::tree::access::Src;
+use crate::tree::linked_list::family::family_of;
 use std::collections::HashMap;
 
 /// Where a history's first root block starts (right after its header).
@@ -82,7 +83,7 @@ pub(super) enum Node {
     /// A sorted map or set node, first reached in the walk of tree `tree`
     /// (one per sorted header met), with what its subtree holds once walked.
     Sorted {
-        set: bool,
+        kind: TreeKind,
         tree: u64,
         done: Option<Summary>,
     },
@@ -113,9 +114,7 @@ impl Node {
             Node::Linked { shift, .. } => {
                 format!("a linked_array_list block at shift {shift}")
             }
-            Node::Sorted { set, .. } => {
-                format!("a sorted {} node", if *set { "set" } else { "map" })
-            }
+            Node::Sorted { kind, .. } => kind.node_name().to_string(),
         }
     }
 }
@@ -350,13 +349,25 @@ impl<'a> Verifier<'a> {
                 return self.map(from, slot, nest, self.data_start)
             }
             Tag::ArrayList => return self.list(from, slot.value, nest),
-            Tag::LinkedArrayList => return self.linked(from, slot.value, nest),
-            Tag::SortedMap | Tag::SortedSet => return self.sorted(from, slot, nest),
+            Tag::LinkedArrayList => {
+                return match self.list_family(from, slot.value)? {
+                    ListFamily::Rrb => self.linked(from, slot.value, nest),
+                    ListFamily::BTree => self.sorted(from, slot, nest, true),
+                }
+            }
+            Tag::SortedMap | Tag::SortedSet => return self.sorted(from, slot, nest, false),
         }
         Ok(Visit::Done(Agg::default()))
     }
 
     // ------------------------------------------------------------ helpers
+
+    /// The family to check the LinkedArrayList whose header is at `header`
+    /// in (referred to from `from`).
+    fn list_family(&self, from: u64, header: u64) -> R<ListFamily> {
+        self.check_ptr(from, header, 16, self.data_start)?;
+        Ok(family_of(&self.src, header)?)
+    }
 
     /// Records a warning (counted always, kept up to [`MAX_WARNINGS`]).
     pub fn warn(&mut self, pos: u64, kind: ProblemKind, what: String) {

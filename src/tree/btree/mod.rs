@@ -8,6 +8,7 @@
 //! business of the structure that uses the node; the node only moves
 //! slots, separators and subtree counts.
 
+pub(crate) mod iter;
 pub(crate) mod node;
 pub(crate) mod path;
 

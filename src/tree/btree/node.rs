@@ -146,6 +146,11 @@ impl Node {
         }
     }
 
+    /// Replaces entry `i` (within the used entries or just past them).
+    pub fn set(&mut self, i: usize, item: Item) {
+        self.set_item(i, item);
+    }
+
     fn set_item(&mut self, i: usize, item: Item) {
         if let (Some(s), Some(p), Some(c)) = (
             self.slots.get_mut(i),

@@ -109,8 +109,13 @@ impl Path {
 
     /// The leaf slot the path is at.
     pub fn slot(&self, src: &Src<'_>) -> Result<Slot> {
+        src.slot(self.slot_pos())
+    }
+
+    /// Where the leaf slot the path is at lies.
+    pub fn slot_pos(&self) -> u64 {
         let leaf = self.leaf();
-        src.slot(leaf.node + slot_off(usize::from(leaf.idx)))
+        leaf.node + slot_off(usize::from(leaf.idx))
     }
 
     /// Moves to the following entry (`forward`) or the preceding one.

@@ -19,6 +19,7 @@ use crate::format::btree::{
 };
 use crate::format::{Slot, Tag};
 use crate::tree::access::Src;
+use crate::tree::btree::iter::RankIter;
 use crate::tree::btree::path::{count, Path};
 use crate::tree::btree::MAX_DEPTH;
 use crate::tree::bytes;
@@ -133,83 +134,33 @@ impl Sorted {
     pub fn iter<'r>(&self, src: Src<'r>, lo: u64, hi: u64) -> Result<SortedIter<'r>> {
         let h = self.read_header(&src)?;
         let hi = hi.min(h.size);
-        let lo = lo.min(hi);
-        Ok(SortedIter {
+        Ok(SortedIter(RankIter::new(
             src,
-            root: h.root,
+            BranchLayout::Sorted,
+            h.root,
             lo,
             hi,
-            front: None,
-            back: None,
-            remaining: hi - lo,
-        })
+        )))
     }
 }
 
-/// Double-ended iteration over a rank range of a sorted map or set.
-///
-/// Each end seeks its path on its first use, so a scan that reads from the
-/// front only (a range, a prefix) descends once.
-pub(crate) struct SortedIter<'r> {
-    src: Src<'r>,
-    root: u64,
-    /// The rank range `lo..hi` as it was asked for.
-    lo: u64,
-    hi: u64,
-    /// Paths at the next entry from the front and from the back (boxed:
-    /// each is 0.6 KB, and iterators live in recursive walks' frames).
-    front: Option<Box<Path>>,
-    back: Option<Box<Path>>,
-    remaining: u64,
-}
+/// Double-ended iteration over a rank range of a sorted map or set,
+/// yielding the records.
+pub(crate) struct SortedIter<'r>(RankIter<'r>);
 
 impl SortedIter<'_> {
     /// Entries not yet yielded.
     pub fn remaining(&self) -> u64 {
-        self.remaining
+        self.0.remaining()
     }
 
-    /// The path of one end, sought on first use.
-    fn end(&mut self, front: bool) -> Result<&mut Path> {
-        let (slot, rank) = if front {
-            (&mut self.front, self.lo)
-        } else {
-            (&mut self.back, self.hi.saturating_sub(1))
-        };
-        if slot.is_none() {
-            let path = Path::seek(&self.src, BranchLayout::Sorted, self.root, rank)?;
-            *slot = Some(Box::new(path));
+    fn record(&mut self, pos: Option<Result<u64>>) -> Option<Result<Kv>> {
+        let src = self.0.src();
+        let out = pos.map(|p| p.and_then(|p| kv_of(&src, src.slot(p)?)));
+        if let Some(Err(_)) = out {
+            self.0.stop();
         }
-        slot.as_deref_mut()
-            .ok_or_else(|| Error::corrupt(self.root, "B-tree path lost"))
-    }
-
-    fn next_from(&mut self, front: bool) -> Option<Result<Kv>> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let src = self.src;
-        let last = self.remaining == 1;
-        let path = match self.end(front) {
-            Ok(p) => p,
-            Err(e) => {
-                self.remaining = 0;
-                return Some(Err(e));
-            }
-        };
-        let out = path.slot(&src).and_then(|s| kv_of(&src, s));
-        let moved = if last { Ok(()) } else { path.step(&src, front) };
-        self.remaining -= 1;
-        if let Err(e) = moved {
-            self.remaining = 0;
-            if out.is_ok() {
-                return Some(Err(e));
-            }
-        }
-        if out.is_err() {
-            self.remaining = 0;
-        }
-        Some(out)
+        out
     }
 }
 
@@ -217,18 +168,19 @@ impl Iterator for SortedIter<'_> {
     type Item = Result<Kv>;
 
     fn next(&mut self) -> Option<Result<Kv>> {
-        self.next_from(true)
+        let pos = self.0.next();
+        self.record(pos)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
-        (n, Some(n))
+        self.0.size_hint()
     }
 }
 
 impl DoubleEndedIterator for SortedIter<'_> {
     fn next_back(&mut self) -> Option<Result<Kv>> {
-        self.next_from(false)
+        let pos = self.0.next_back();
+        self.record(pos)
     }
 }
 

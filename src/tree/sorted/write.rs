@@ -205,13 +205,7 @@ fn finish(
 }
 
 fn replace(node: &mut Node, i: usize, item: Item) {
-    if let (Some(s), Some(p), Some(c)) = (
-        node.slots.get_mut(i),
-        node.seps.get_mut(i),
-        node.counts.get_mut(i),
-    ) {
-        (*s, *p, *c) = (item.slot, item.sep, item.count);
-    }
+    node.set(i, item);
 }
 
 /// The lower bound of a node's subtree: for a leaf, its first record's key

@@ -723,7 +723,10 @@ mod tests {
 
     #[test]
     fn random_edits_agree_with_a_vec() {
-        let mut db = Database::memory();
+        let mut db = crate::Database::memory_with_options(crate::Options {
+            list_family: Some(crate::ListFamily::Rrb),
+            ..crate::Options::default()
+        });
         let mut model: Vec<u64> = Vec::new();
         let mut rng = 0x9E3779B97F4A7C15u64;
         let mut next = 0u64;
@@ -791,7 +794,10 @@ mod tests {
 
     #[test]
     fn concat_with_a_list_from_an_earlier_moment_leaves_it_alone() {
-        let mut db = Database::memory();
+        let mut db = crate::Database::memory_with_options(crate::Options {
+            list_family: Some(crate::ListFamily::Rrb),
+            ..crate::Options::default()
+        });
         db.transact(|tx| -> Result<(), E> {
             let mut m = tx.root_map()?;
             let mut a = m.entry("a")?.linked_array_list()?;
@@ -843,7 +849,10 @@ mod tests {
 
     #[test]
     fn edits_report_bad_ranges() {
-        let mut db = Database::memory();
+        let mut db = crate::Database::memory_with_options(crate::Options {
+            list_family: Some(crate::ListFamily::Rrb),
+            ..crate::Options::default()
+        });
         let r = db.transact(|tx| -> Result<(), E> {
             let mut l = tx.root().linked_array_list()?;
             l.append(1u64)?;
