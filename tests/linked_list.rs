@@ -31,7 +31,8 @@ use std::path::Path;
 use xitdb::format::{Slot, Tag};
 use xitdb::storage::Storage;
 use xitdb::{
-    Cursor, CursorMut, Database, Error, LinkedListMut, LinkedListView, PathStep, Transaction,
+    Cursor, CursorMut, Database, Error, LinkedListMut, LinkedListView, ListFamily, Options,
+    PathStep, Transaction,
 };
 
 #[allow(dead_code)]
@@ -564,8 +565,15 @@ fn run_steps<S: Storage>(
     Ok(())
 }
 
-fn run_memory(steps: &[Step]) -> R {
-    let mut db = Database::memory();
+fn family_options(family: ListFamily) -> Options {
+    Options {
+        list_family: Some(family),
+        ..Options::default()
+    }
+}
+
+fn run_memory(steps: &[Step], family: ListFamily) -> R {
+    let mut db = Database::memory_with_options(family_options(family));
     let mut snaps = Vec::new();
     let mut next = 0;
     setup(&mut db, &mut snaps)?;
@@ -574,10 +582,12 @@ fn run_memory(steps: &[Step]) -> R {
     check_all(&db, &snaps, "memory")?;
     let raw = db.into_bytes();
     check_all(&Database::from_slice(&raw)?, &snaps, "from_slice")?;
+    let given = Database::from_slice_with(&raw, family_options(family))?;
+    check_all(&given, &snaps, "from_slice in its family")?;
     Ok(())
 }
 
-fn run_file(steps: &[Step], split: Index) -> R {
+fn run_file(steps: &[Step], split: Index, family: ListFamily) -> R {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("lists.xdb");
     let bytes = |_: &Database<xitdb::storage::FileStorage>| read_file(&file);
@@ -585,7 +595,7 @@ fn run_file(steps: &[Step], split: Index) -> R {
     let mut snaps = Vec::new();
     let mut next = 0;
     {
-        let mut db = Database::create(&file)?;
+        let mut db = Database::create_with(&file, family_options(family))?;
         setup(&mut db, &mut snaps)?;
         run_steps(&mut db, &mut snaps, first, &mut next, &bytes)?;
         check_all(&db, &snaps, "file")?;
@@ -616,8 +626,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..persisted(file!()) })]
 
     #[test]
-    fn model_memory(steps in steps()) {
-        report(run_memory(&steps))?;
+    fn model_memory(steps in steps(), rrb in any::<bool>()) {
+        let family = if rrb { ListFamily::Rrb } else { ListFamily::BTree };
+        report(run_memory(&steps, family))?;
     }
 }
 
@@ -625,8 +636,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..persisted(file!()) })]
 
     #[test]
-    fn model_file_reopened(steps in steps(), split in any::<Index>()) {
-        report(run_file(&steps, split))?;
+    fn model_file_reopened(steps in steps(), split in any::<Index>(), rrb in any::<bool>()) {
+        let family = if rrb { ListFamily::Rrb } else { ListFamily::BTree };
+        report(run_file(&steps, split, family))?;
     }
 }
 
@@ -1223,9 +1235,10 @@ fn item_slots(l: &LinkedListView<'_>) -> Vec<Slot> {
 fn golden_linked_lists_take_further_edits() {
     let files: Vec<_> = golden_files::fixtures()
         .into_iter()
+        .chain(golden_files::btree_fixtures())
         .filter(|p| golden_files::name(p).starts_with("linked_list_"))
         .collect();
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 13, "{files:?}");
     let mut edited = 0;
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();

@@ -332,10 +332,13 @@ impl Database<FileStorage> {
     /// # Ok::<(), xitdb::Error>(())
     /// ```
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_storage(
-            FileStorage::open_read_only(path.as_ref())?,
-            Options::default(),
-        )
+        Self::open_read_only_with(path, Options::default())
+    }
+
+    /// Like [`Database::open_read_only`], with options (e.g. the list
+    /// family of a file written by xitdb before June 2026).
+    pub fn open_read_only_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        Self::open_storage(FileStorage::open_read_only(path.as_ref())?, opts)
     }
 }
 

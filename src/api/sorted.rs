@@ -33,6 +33,7 @@ use crate::api::cursor::Cursor;
 use crate::api::cursor_mut::CursorMut;
 use crate::api::value::Value;
 use crate::error::{Error, Result};
+use crate::format::ListFamily;
 use crate::format::{Slot, Tag};
 use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::bytes;
@@ -138,6 +139,10 @@ impl<'r> SortedView<'r> {
                 expected: kind.name(),
                 found: slot.tag,
             });
+        }
+        // only the B-tree list family holds sorted collections
+        if src.family.get().is_none() {
+            src.family.learn(ListFamily::BTree);
         }
         Ok(SortedView { src, tree })
     }

@@ -43,6 +43,19 @@ pub const SORTED_ONLY: &[&str] = &[
     "sorted_remove_all",
 ];
 
+/// Every upstream B-tree golden `.xdb` file, sorted.
+pub fn btree_fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-btree");
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xdb"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 18, "B-tree golden fixtures missing: {}", v.len());
+    v
+}
+
 /// The B-tree golden file `file` (a name with its extension).
 pub fn btree_path(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,7 +5,7 @@ use crate::api::database::{Database, Options};
 use crate::api::value::Value;
 use crate::error::{Error, Result};
 use crate::format::Tag;
-use crate::format::{HashKind, Hasher};
+use crate::format::{HashKind, Hasher, ListFamily};
 use crate::storage::Storage;
 use serde_json::Value as Json;
 
@@ -20,6 +20,13 @@ fn bad(msg: impl Into<String>) -> Error {
 /// [`crate::json::dump_json`] of it reproduces the document. Entries are
 /// inserted by their recorded hashes, so no key is rehashed.
 pub fn load_json<S: Storage>(json: &str, store: S) -> Result<Database<S>> {
+    load_json_with(json, store, ListFamily::BTree)
+}
+
+/// Like [`load_json`], writing linked lists in `family`: the JSON does not
+/// say which layout the database it came from used, so the caller chooses
+/// (the current upstream family, [`ListFamily::BTree`], by default).
+pub fn load_json_with<S: Storage>(json: &str, store: S, family: ListFamily) -> Result<Database<S>> {
     if !store.is_empty() {
         return Err(Error::InvalidArgument("load_json needs empty storage"));
     }
@@ -42,6 +49,7 @@ pub fn load_json<S: Storage>(json: &str, store: S) -> Result<Database<S>> {
         store,
         Options {
             hash,
+            list_family: Some(family),
             ..Options::default()
         },
     )?;

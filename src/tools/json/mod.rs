@@ -12,4 +12,4 @@ mod load;
 
 pub use dump::{dump_json, dump_value};
 pub use float::format_float;
-pub use load::{load_json, write_json_value};
+pub use load::{load_json, load_json_with, write_json_value};

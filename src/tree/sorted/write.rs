@@ -11,12 +11,13 @@
 use super::{compare_key, entry, kv_of, Seek, Sorted};
 use crate::error::{Error, Result};
 use crate::format::btree::{BTreeHeader, BranchLayout, NodeKind, LEAF_LEN};
-use crate::format::{Slot, Tag};
+use crate::format::{ListFamily, Slot, Tag};
 use crate::tree::access::{SlotPos, TxCore};
 use crate::tree::btree::node::{Item, Node, MIN_FILL};
 use crate::tree::btree::MAX_DEPTH;
 use crate::tree::bytes;
 use crate::tree::hamt::Kv;
+use crate::tree::linked_list::scan::database_family;
 use std::cmp::Ordering;
 
 /// What an insert below a node did.
@@ -59,7 +60,18 @@ impl Sorted {
     /// Opens the sorted map or set in the slot at `pos` for writing: a new
     /// one in an empty slot (an empty leaf, then the header pointing at it,
     /// as upstream lays them out), the committed header copied otherwise.
+    ///
+    /// Only the B-tree list family writes sorted collections: in a database
+    /// of the RRB family this is an error, since no reader could tell the
+    /// file's lists apart any more.
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos, kind: Tag) -> Result<Sorted> {
+        if database_family(core)? == ListFamily::Rrb {
+            return Err(Error::WrongListFamily {
+                what: "a sorted map or set",
+                needed: ListFamily::BTree.name(),
+                found: ListFamily::Rrb.name(),
+            });
+        }
         let header = core.open_structure(pos, kind, BTREE_HEADER, |core| {
             let leaf = core.alloc_zeroed(LEAF_LEN)?;
             core.alloc(
