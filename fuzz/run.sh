@@ -8,7 +8,7 @@ t=$1
 secs=${2:-600}
 shift 2 || shift $#
 mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t"
-cp -n "$fuzz"/../tests/fixtures/golden/*.xdb "$fuzz/corpus/$t/"
+cp -n "$fuzz"/../tests/fixtures/golden/*.xdb "$fuzz"/../tests/fixtures/golden-btree/*.xdb "$fuzz/corpus/$t/"
 for f in "$fuzz"/../tests/fixtures/fuzz-regressions/"$t"-*.bin; do
     if [ -e "$f" ]; then cp -n "$f" "$fuzz/corpus/$t/"; fi
 done

@@ -238,6 +238,17 @@ fn try_writes(bytes: Vec<u8>) {
                         let mut l = c.linked_array_list()?;
                         l.append(3u64)?;
                         l.put(-1, 4u64)?;
+                        l.insert(0, 5u64)?;
+                        l.remove(1)?;
+                        let whole = l.slot()?;
+                        l.concat(whole)?;
+                        let n = l.len()?;
+                        l.slice(1, n / 2)?;
+                    }
+                    Tag::SortedMap => {
+                        let mut m = c.sorted_map()?;
+                        m.put("hostile", 7u64)?;
+                        m.remove("a")?;
                     }
                     Tag::HashMap => {
                         c.hash_map()?.put("x", 5u64)?;
@@ -297,6 +308,14 @@ const FILES: &[&str] = &[
     "scalars_bytes",
     "linked_list_concat",
     "linked_list_rrb_stress",
+    // upstream's B-tree family (tests/fixtures/golden-btree)
+    "btree/linked_list_btree_put",
+    "btree/linked_list_btree_insert",
+    "btree/linked_list_btree_concat",
+    "btree/mixed",
+    "btree/sorted_map_small",
+    "btree/sorted_map_nested",
+    "btree/sorted_set_basic",
 ];
 
 fn goldens() -> &'static [Vec<u8>] {
@@ -304,7 +323,13 @@ fn goldens() -> &'static [Vec<u8>] {
     FILES_BYTES.get_or_init(|| {
         FILES
             .iter()
-            .map(|f| std::fs::read(golden_files::path(&format!("{f}.xdb"))).unwrap())
+            .map(|f| {
+                let path = match f.strip_prefix("btree/") {
+                    Some(f) => golden_files::btree_path(&format!("{f}.xdb")),
+                    None => golden_files::path(&format!("{f}.xdb")),
+                };
+                std::fs::read(path).unwrap()
+            })
             .collect()
     })
 }
@@ -705,4 +730,126 @@ fn a_linked_list_block_pointing_to_itself_ends() {
     let _ = l.get(500);
     let _ = l.get(-1);
     walk_db(&db);
+}
+
+// ------------------------------------------------------------ B-tree lists
+
+/// The bytes of a database whose newest moment is a B-tree linked list of
+/// `n` items, with the list's header and root node positions.
+fn btree_list(n: u64) -> (Vec<u8>, u64, u64) {
+    let mut db = Database::memory();
+    db.transact(|tx| -> R {
+        let mut l = tx.root().linked_array_list()?;
+        for i in 0..n {
+            l.append(i)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let header = db.moment(-1).unwrap().slot().value;
+    let bytes = db.into_bytes();
+    let root = u64::from_be_bytes(bytes[header as usize + 8..][..8].try_into().unwrap());
+    (bytes, header, root)
+}
+
+fn btree_options() -> xitdb::Options {
+    xitdb::Options {
+        list_family: Some(xitdb::ListFamily::BTree),
+        ..xitdb::Options::default()
+    }
+}
+
+/// Reads, walks, verifies, compacts and edits a damaged B-tree list:
+/// errors are fine, panics and hangs are not, and a failed edit leaves the
+/// bytes as they were.
+fn abuse_btree_list(bytes: Vec<u8>, what: &'static str) {
+    let _w = watch(|| what.into());
+    let db = Database::from_slice_with(&bytes, btree_options()).unwrap();
+    let _ = dump_json(&db);
+    let report = db.verify().unwrap();
+    assert!(report.problem.is_some(), "{what}: verify found nothing");
+    if let Ok(l) = db.moment(-1).and_then(|m| m.as_linked_list()) {
+        assert!(l.iter().take(100_000).count() < 100_000, "{what}");
+        assert!(l.iter().rev().take(100_000).count() < 100_000, "{what}");
+        let _ = l.get(500);
+        let _ = l.get(-1);
+    }
+    walk_db(&db);
+    let mut dst = Database::memory();
+    let _ = db.compact_into(&mut dst, xitdb::compact::Keep::All, &mut |_| {});
+    let mut db = Database::from_bytes_with(bytes, btree_options()).unwrap();
+    let edits: [&dyn Fn(&mut xitdb::LinkedListMut<'_>) -> R; 7] = [
+        &|l| l.append(1u64),
+        &|l| l.insert(0, 1u64),
+        &|l| l.insert(-1, 1u64),
+        &|l| l.remove(500),
+        &|l| l.put(-1, 1u64),
+        &|l| l.slice(3, 30),
+        &|l| {
+            let s = l.slot()?;
+            l.concat(s)
+        },
+    ];
+    for edit in edits {
+        let before = db.storage().as_bytes().to_vec();
+        let r = db.transact(|tx| edit(&mut tx.root().linked_array_list()?));
+        if r.is_err() {
+            assert_eq!(db.storage().as_bytes(), &before[..], "{what}: {r:?}");
+        }
+    }
+}
+
+fn put_u64_at(bytes: &mut [u8], pos: u64, v: u64) {
+    bytes[pos as usize..pos as usize + 8].copy_from_slice(&v.to_be_bytes());
+}
+
+fn put_slot_at(bytes: &mut [u8], pos: u64, tag: Tag, v: u64) {
+    bytes[pos as usize] = tag as u8;
+    put_u64_at(bytes, pos + 1, v);
+}
+
+/// Child `i`'s slot and count in a list branch.
+fn child_at(node: u64, i: u64) -> (u64, u64) {
+    (node + 2 + 9 * i, node + 146 + 8 * i)
+}
+
+#[test]
+fn a_btree_list_branch_pointing_to_itself_ends() {
+    let (mut bytes, header, root) = btree_list(40);
+    assert_eq!(bytes[root as usize], 1, "40 items need a branch root");
+    let (slot, count) = child_at(root, 1);
+    put_slot_at(&mut bytes, slot, Tag::Index, root);
+    put_u64_at(&mut bytes, count, u64::MAX / 2);
+    put_u64_at(&mut bytes, header, u64::MAX);
+    abuse_btree_list(bytes, "a B-tree list branch containing itself");
+}
+
+#[test]
+fn btree_list_counts_that_lie_are_errors() {
+    let (good, header, root) = btree_list(300);
+    // a count far above what the child holds
+    let mut bytes = good.clone();
+    let (_, count) = child_at(root, 0);
+    put_u64_at(&mut bytes, count, 1 << 40);
+    put_u64_at(&mut bytes, header, (1 << 40) + 300);
+    abuse_btree_list(bytes, "a count above its child's items");
+    // counts that add up to less than the header's size
+    let mut bytes = good.clone();
+    put_u64_at(&mut bytes, header, 10_000);
+    abuse_btree_list(bytes, "a size above the counts");
+    // a leaf where a branch belongs: leaves at different depths
+    let mut bytes = good.clone();
+    let (slot, _) = child_at(root, 1);
+    let child = u64::from_be_bytes(bytes[slot as usize + 1..][..8].try_into().unwrap());
+    let (grandchild, _) = child_at(child, 0);
+    let leaf = u64::from_be_bytes(bytes[grandchild as usize + 1..][..8].try_into().unwrap());
+    put_slot_at(&mut bytes, slot, Tag::Index, leaf);
+    abuse_btree_list(bytes, "leaves at two depths");
+    // a node whose kind byte is neither leaf nor branch, and one claiming 200 entries
+    let mut bytes = good.clone();
+    bytes[root as usize] = 7;
+    abuse_btree_list(bytes, "a bad node kind");
+    let mut bytes = good;
+    bytes[root as usize + 1] = 200;
+    abuse_btree_list(bytes, "a node of 200 entries");
 }

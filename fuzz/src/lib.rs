@@ -26,7 +26,7 @@ mod rng;
 pub use model::{apply_db, Concat, Data, Idx, Key, Kind, Op, Patch, Scalar};
 use xitdb::json::dump_json;
 use xitdb::storage::Storage;
-use xitdb::{Cursor, Database, Error, PathStep, ValueRef};
+use xitdb::{Cursor, Database, Error, Options, PathStep, ValueRef};
 
 /// Nodes (values, entries, items) one walk visits at most.
 const WALK_NODES: u32 = 4_000;
@@ -1020,4 +1020,88 @@ pub fn empty_history_with_odd_root(bytes: &[u8]) -> bool {
         u64::from_be_bytes(b)
     };
     u64_at(12) == 0 && u64_at(20) != 36
+}
+
+/// The body of the transacting targets: `data` is database bytes followed
+/// by a short script (its length in the last byte's low 6 bits), opened
+/// with `opts` and driven through a few transactions: puts, removes,
+/// appends, inserts, slices, concats, time travel, aborts. No panic, and a
+/// transaction that fails leaves every byte as it was.
+pub fn transact_script(data: &[u8], opts: Options) {
+    let Some((&last, rest)) = data.split_last() else {
+        return;
+    };
+    let t = (last as usize & 0x3f).min(rest.len());
+    let (db_bytes, script) = rest.split_at(rest.len() - t);
+    let Ok(mut db) = Database::from_bytes_with(db_bytes.to_vec(), opts) else {
+        return;
+    };
+    let keys = existing_keys(&db);
+    // Opening for writing may drop bytes past the last commit; what is
+    // left must still open.
+    let reopened = Database::from_slice_with(db.storage().as_bytes(), opts).map(|_| ());
+    if !masked("recovery-reopen") {
+        if let Err(e) = &reopened {
+            panic!("the bytes a writable open left behind do not reopen: {e:?}");
+        }
+    }
+    let reopens = reopened.is_ok();
+    let mut known_bad = !reopens;
+    let mut s = Script::new(script);
+    for round in 0..4 {
+        if round > 0 && s.done() {
+            break;
+        }
+        let before = db.storage().as_bytes().to_vec();
+        // (truncate_history(0) can make such a history too)
+        known_bad |= masked("empty-history-ptr") && empty_history_with_odd_root(&before);
+        let count = db.moment_count();
+        let tag = db.header().tag;
+        let kind = s.byte() % 16;
+        let (what, r): (&str, Result<(), Error>) = match kind {
+            0 => ("revert_to", db.revert_to(s.num())),
+            1 => ("truncate_history", db.truncate_history(s.unum())),
+            _ if tag.is_hamt() => (
+                "transact_root",
+                db.transact_root(|tx| run_ops(tx, tag, &mut s, &keys, 6)),
+            ),
+            _ => (
+                "transact",
+                db.transact(|tx| run_ops(tx, Tag::HashMap, &mut s, &keys, 6)),
+            ),
+        };
+        match r {
+            Err(e) => {
+                let after = db.storage().as_bytes();
+                assert!(
+                    after == &before[..],
+                    "a failed {what} changed the bytes ({} -> {} bytes): {e:?}",
+                    before.len(),
+                    after.len()
+                );
+            }
+            Ok(()) if known_bad => {}
+            Ok(()) => {
+                if what != "truncate_history" && what != "transact_root" {
+                    if let Ok(n) = count {
+                        assert_eq!(
+                            db.moment_count().ok(),
+                            Some(n + 1),
+                            "{what} adds one moment"
+                        );
+                    }
+                }
+                let bytes = db.storage().as_bytes();
+                match Database::from_slice_with(bytes, opts) {
+                    Ok(again) => assert_eq!(
+                        again.moment_count().ok(),
+                        db.moment_count().ok(),
+                        "reopened after {what}"
+                    ),
+                    Err(e) => panic!("the bytes committed by {what} do not reopen: {e:?}"),
+                }
+            }
+        }
+    }
+    full_check(&db);
 }

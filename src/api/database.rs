@@ -221,7 +221,12 @@ impl Database<MemoryStorage> {
     /// # Ok::<(), xitdb::Error>(())
     /// ```
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
-        Self::open_storage(MemoryStorage::from_vec(bytes), Options::default())
+        Self::from_bytes_with(bytes, Options::default())
+    }
+
+    /// Like [`Database::from_bytes`], with options (e.g. the list family).
+    pub fn from_bytes_with(bytes: Vec<u8>, opts: Options) -> Result<Self> {
+        Self::open_storage(MemoryStorage::from_vec(bytes), opts)
     }
 
     /// Hands the database bytes back out.
