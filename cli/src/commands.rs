@@ -57,7 +57,19 @@ pub fn info(file: &Path, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "entries    {n}")?;
         }
     }
+    writeln!(out, "lists      {}", family_text(&db))?;
     Ok(())
+}
+
+/// The file's linked-list family, and how it is known.
+fn family_text(db: &Db) -> String {
+    let given = open::options().list_family.is_some();
+    match db.detect_list_family() {
+        Ok(Some(f)) if given => format!("{} (as --list-family says)", f.name()),
+        Ok(Some(f)) => format!("{} (inferred from what the file holds)", f.name()),
+        Ok(None) => "no linked list or sorted collection tells (new lists: btree)".into(),
+        Err(e) => format!("unknown: {e}"),
+    }
 }
 
 /// How `log` counts bytes, for its help.
@@ -392,6 +404,7 @@ pub fn verify(file: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "{}: {status}", file.display())?;
     writeln!(out, "moments    {}", r.moments)?;
     writeln!(out, "committed  {} bytes", r.committed_len)?;
+    writeln!(out, "lists      {}", family_text(&db))?;
     writeln!(
         out,
         "checked    {} map blocks, {} list blocks, {} linked-list blocks ({} bytes),",

@@ -105,6 +105,12 @@ comments); the exit status is 1 if any command failed.";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The layout of the file's linked lists: `btree` (current upstream
+    /// xitdb) or `rrb` (xitdb before June 2026). Files do not record it;
+    /// without this flag it is inferred from what the file holds, and a
+    /// new file gets `btree`.
+    #[arg(long, global = true, value_name = "rrb|btree")]
+    list_family: Option<xitdb::ListFamily>,
 }
 
 #[derive(Subcommand)]
@@ -371,6 +377,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    open::set_list_family(cli.list_family);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

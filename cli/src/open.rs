@@ -2,9 +2,26 @@
 
 use crate::error::{CliError, Result};
 use std::path::Path;
+use std::sync::OnceLock;
 use xitdb::format::Tag;
 use xitdb::storage::FileStorage;
-use xitdb::{Cursor, Database, Transaction};
+use xitdb::{Cursor, Database, ListFamily, Options, Transaction};
+
+/// The `--list-family` the command line gave, for every file it opens.
+static LIST_FAMILY: OnceLock<Option<ListFamily>> = OnceLock::new();
+
+/// Records the command line's `--list-family` (once, before any file is opened).
+pub fn set_list_family(family: Option<ListFamily>) {
+    let _ = LIST_FAMILY.set(family);
+}
+
+/// The options every file is opened with.
+pub fn options() -> Options {
+    Options {
+        list_family: LIST_FAMILY.get().copied().flatten(),
+        ..Options::default()
+    }
+}
 
 /// A database file.
 pub type Db = Database<FileStorage>;
@@ -20,7 +37,7 @@ fn check_file(path: &Path) -> Result<()> {
 /// Opens an existing file read-only (no lock).
 pub fn open_read(path: &Path) -> Result<Db> {
     check_file(path)?;
-    Database::open_read_only(path).map_err(|e| CliError::from(e).in_file(path))
+    Database::open_read_only_with(path, options()).map_err(|e| CliError::from(e).in_file(path))
 }
 
 /// Opens a file for writing, taking the writer lock. With `create`, a
@@ -34,7 +51,7 @@ pub fn open_write(path: &Path, create: bool) -> Result<Db> {
             return Err(CliError::from(xitdb::Error::TooShort { len: 0 }).in_file(path));
         }
     }
-    Database::open(path).map_err(|e| CliError::from(e).in_file(path))
+    Database::open_with(path, options()).map_err(|e| CliError::from(e).in_file(path))
 }
 
 /// True for a database whose root is a history of moments (or that is

@@ -154,6 +154,33 @@ fn info_on_a_golden_file() {
 }
 
 #[test]
+fn info_and_verify_report_the_list_family() {
+    let btree = golden("../golden-btree/linked_list_btree_put.xdb");
+    let rrb = golden("linked_list_append.xdb");
+    let out = ok(&["info", s(&btree)]);
+    assert!(out.contains("lists      btree (inferred"), "{out}");
+    let out = ok(&["info", s(&rrb)]);
+    assert!(out.contains("lists      rrb (inferred"), "{out}");
+    let out = ok(&["verify", "--list-family", "btree", s(&btree)]);
+    assert!(
+        out.contains("lists      btree (as --list-family says)"),
+        "{out}"
+    );
+    let out = ok(&["info", s(&golden("hash_map_small.xdb"))]);
+    assert!(
+        out.contains("no linked list or sorted collection tells"),
+        "{out}"
+    );
+    // read in the wrong family, the lists do not verify
+    let err = fails(&["verify", "--list-family", "rrb", s(&btree)]);
+    assert!(err.contains("verification failed"), "{err}");
+    let out = ok(&["get", "--list-family", "rrb", s(&rrb), "list"]);
+    assert!(!out.is_empty());
+    let out = xitdb(&["info", "--list-family", "avl", s(&rrb)]);
+    assert_eq!(out.status.code(), Some(2), "a bad family is a usage error");
+}
+
+#[test]
 fn log_lists_every_moment_and_adds_up() {
     let out = ok(&["log", s(&golden("hash_map_small.xdb"))]);
     let lines: Vec<&str> = out.lines().collect();
