@@ -19,8 +19,9 @@ pub mod memory;
 pub mod redb_peer;
 
 /// The workload ids of WORKLOADS.md, in spec order.
-pub const WORKLOADS: [&str; 15] = [
+pub const WORKLOADS: [&str; 16] = [
     "W1", "W1b", "W2", "W2b", "W3", "W3d", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12",
+    "W13",
 ];
 
 /// What one system covers: the workloads it runs, each with its backends,
@@ -60,6 +61,7 @@ pub const COVERAGE: &[Coverage] = &[
             ("W10", BOTH),
             ("W11", FILE),
             ("W12", FILE),
+            ("W13", MEM),
         ],
         skips: &[],
     },
@@ -77,6 +79,7 @@ pub const COVERAGE: &[Coverage] = &[
             ("W10", MEM),
             ("W11", MEM),
             ("W12", MEM),
+            ("W13", MEM),
         ],
         skips: &[
             ("W3", "std has no versions: keeping 10,000 moments means cloning the whole map per transaction (unbounded)"),
@@ -101,6 +104,7 @@ pub const COVERAGE: &[Coverage] = &[
             ("W10", MEM),
             ("W11", MEM),
             ("W12", MEM),
+            ("W13", MEM),
         ],
         skips: &[
             ("W3d", "imbl has no persistence (no durable commit)"),
@@ -127,6 +131,7 @@ pub const COVERAGE: &[Coverage] = &[
             ("W3d", "rpds has no persistence (no durable commit)"),
             ("W8", "rpds::Vector has no insert/remove at an index nor slice/concat (only push_back/drop_last/set)"),
             ("W9", "rpds has no file to open"),
+            ("W13", "as W8"),
 
         ],
     },
@@ -150,6 +155,7 @@ pub const COVERAGE: &[Coverage] = &[
             ("W5", "redb has no list type (see W4)"),
             ("W7", "redb keeps no old versions readable by index (savepoints restore, they are not readable)"),
             ("W8", "redb has no list type with insert/remove at a position"),
+            ("W13", "as W8"),
         ],
     },
 ];

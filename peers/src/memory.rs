@@ -398,9 +398,10 @@ fn list_get<L: Seq>(sys: &str) -> Res {
     Ok(())
 }
 
-/// W8: N appends, then the inserts, removes and slice+concats of
-/// [`w8_ops`], all timed; the result is checked against [`w8_model`].
-fn list_edits<L: SeqEdit>(sys: &str) -> Res {
+/// W8 (and W13, the same edits for xitdb's other list family): N appends,
+/// then the inserts, removes and slice+concats of [`w8_ops`], all timed;
+/// the result is checked against [`w8_model`].
+fn list_edits<L: SeqEdit>(sys: &str, id: &str) -> Res {
     let ops = w8_ops();
     let (l, s) = timed(|| {
         let mut l = L::empty();
@@ -417,7 +418,7 @@ fn list_edits<L: SeqEdit>(sys: &str) -> Res {
         l
     });
     check(l.to_vec() == w8_model(&ops), "W8 contents")?;
-    emit(sys, "W8", "memory", ops.len() as u64 + N, s, 0);
+    emit(sys, id, "memory", ops.len() as u64 + N, s, 0);
     Ok(())
 }
 
@@ -531,7 +532,8 @@ type RpdsOrd = rpds::RedBlackTreeMap<[u8; 8], u64>;
 /// Runs workload `id` on std::collections (`None`: not covered).
 pub fn run_std(id: &str, ctx: &Ctx) -> Option<Res> {
     match id {
-        "W8" => Some(list_edits::<Vec<u64>>("std")),
+        "W8" => Some(list_edits::<Vec<u64>>("std", "W8")),
+        "W13" => Some(list_edits::<Vec<u64>>("std", "W13")),
         _ => run_common::<StdMap<[u8; 20]>, StdMap<[u8; 8]>, Vec<u64>, StdOrd>("std", id, ctx),
     }
 }
@@ -541,7 +543,8 @@ pub fn run_imbl(id: &str, ctx: &Ctx) -> Option<Res> {
     match id {
         "W3" => Some(small_commits::<ImblMap<[u8; 20]>>("imbl", &ctx.h)),
         "W7" => Some(time_travel::<ImblMap<[u8; 20]>>("imbl", &ctx.h)),
-        "W8" => Some(list_edits::<imbl::Vector<u64>>("imbl")),
+        "W8" => Some(list_edits::<imbl::Vector<u64>>("imbl", "W8")),
+        "W13" => Some(list_edits::<imbl::Vector<u64>>("imbl", "W13")),
         _ => run_common::<ImblMap<[u8; 20]>, ImblMap<[u8; 8]>, imbl::Vector<u64>, ImblOrd>(
             "imbl", id, ctx,
         ),

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xitdb::format::HashKind;
-use xitdb::{Database, Durability, Error, Options};
+use xitdb::{Database, Durability, Error, ListFamily, Options};
 use xitdb_peers::common::{
     check, hashes, key, scan_model, sorted_keys, w8_model, w8_ops, Op, Res, Rng, N, SCANS,
     SCAN_LEN, SORTED_GETS, SORTED_N,
@@ -209,8 +209,13 @@ fn w7(dir: &Path, h: &[[u8; 20]]) -> Res {
     Ok(())
 }
 
-fn w8() -> Res {
-    let mut db = Database::memory_with(HashKind::Sha1);
+/// W8 (the RRB LinkedArrayList) or W13 (the same on the B-tree family).
+fn w8(id: &str, family: ListFamily) -> Res {
+    let mut db = Database::memory_with_options(xitdb::Options {
+        hash: HashKind::Sha1,
+        list_family: Some(family),
+        ..xitdb::Options::default()
+    });
     // the random choices, drawn up front so the model replays them
     let ops = w8_ops();
     let t = Instant::now();
@@ -248,7 +253,7 @@ fn w8() -> Res {
         .map(|c| c.and_then(|c| c.as_uint()))
         .collect::<Result<_, _>>()?;
     check(got == model, "W8 contents")?;
-    report("W8", "memory", ops.len() as u64 + N, s, db.len());
+    report(id, "memory", ops.len() as u64 + N, s, db.len());
     Ok(())
 }
 
@@ -424,7 +429,10 @@ fn main() -> Res {
             w7(&dir, &h)?;
         }
         if want("W8") {
-            w8()?;
+            w8("W8", ListFamily::Rrb)?;
+        }
+        if want("W13") {
+            w8("W13", ListFamily::BTree)?;
         }
         if want("W9") {
             w9(&dir, &h)?;

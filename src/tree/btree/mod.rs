@@ -11,6 +11,7 @@
 pub(crate) mod iter;
 pub(crate) mod node;
 pub(crate) mod path;
+pub(crate) mod rebalance;
 
 /// Deepest tree accepted. A tree grows one level per root split, and a
 /// root split needs 17 children below it, so 40 levels would take more

@@ -14,6 +14,7 @@ use crate::format::btree::{BTreeHeader, BranchLayout, NodeKind, LEAF_LEN};
 use crate::format::{ListFamily, Slot, Tag};
 use crate::tree::access::{SlotPos, TxCore};
 use crate::tree::btree::node::{Item, Node, MIN_FILL};
+use crate::tree::btree::rebalance::rebalance;
 use crate::tree::btree::MAX_DEPTH;
 use crate::tree::bytes;
 use crate::tree::hamt::Kv;
@@ -344,7 +345,7 @@ fn remove(core: &mut TxCore<'_>, pos: u64, key: &[u8], depth: usize) -> Result<R
         replace_sep(&mut node, i, min);
     }
     if below.num < MIN_FILL && node.num > 1 {
-        rebalance(core, &mut node, i)?;
+        rebalance(core, &mut node, i, &|core, leaf| first_key(core, leaf))?;
     }
     Ok(Removed {
         num: node.num,
@@ -357,45 +358,4 @@ fn replace_sep(node: &mut Node, i: usize, sep: Slot) {
     if let Some(s) = node.seps.get_mut(i) {
         *s = sep;
     }
-}
-
-/// Merges the underfull child `i` with a neighbour, or moves entries from
-/// the neighbour so both are at least half full. Separators stay the first
-/// key of their subtree.
-fn rebalance(core: &mut TxCore<'_>, node: &mut Node, i: usize) -> Result<()> {
-    let (l, r) = if i + 1 < node.num {
-        (i, i + 1)
-    } else {
-        (i - 1, i)
-    };
-    let src = core.src();
-    let mut left = Node::read(&src, node.item(l).slot.value, BranchLayout::Sorted)?;
-    let mut right = Node::read(&src, node.item(r).slot.value, BranchLayout::Sorted)?;
-    let boundary = node.item(r).sep;
-    if left.num + right.num <= crate::format::btree::NODE_SLOTS {
-        left.absorb(&right, boundary);
-        let total = left.total();
-        let pos = left.write(core)?;
-        node.remove(r);
-        replace(node, l, index_item(pos, node.item(l).sep, total));
-        return Ok(());
-    }
-    let mut bound = boundary;
-    while left.num < MIN_FILL && right.num > MIN_FILL {
-        bound = left.take_first_from(&mut right, bound);
-    }
-    while right.num < MIN_FILL && left.num > MIN_FILL {
-        bound = left.shift_last_to(&mut right, bound);
-    }
-    // a branch's new bound moved with its children; a leaf's is its first key
-    let sep = if right.is_leaf() {
-        first_key(core, &right)?
-    } else {
-        bound
-    };
-    let (lt, rt) = (left.total(), right.total());
-    let (lp, rp) = (left.write(core)?, right.write(core)?);
-    replace(node, l, index_item(lp, node.item(l).sep, lt));
-    replace(node, r, index_item(rp, sep, rt));
-    Ok(())
 }

@@ -1,4 +1,11 @@
-//! Creating a B-tree list, inserting items and making one item writable.
+//! Creating a B-tree list, inserting and removing items, and making one
+//! item writable: each a descent by rank that changes the nodes on its path
+//! (in place when this transaction made them, copied otherwise).
+//!
+//! Removal goes further than upstream's split-and-join: it takes the item
+//! out of its leaf and merges or refills any node left under half full, so
+//! that a list that shrinks stays shallow and dense, and a removal costs
+//! one path of nodes rather than the seams of three trees.
 
 use super::BTreeList;
 use crate::error::{Error, Result};
@@ -8,7 +15,8 @@ use crate::format::btree::{
 };
 use crate::format::{Slot, Tag};
 use crate::tree::access::{SlotPos, TxCore};
-use crate::tree::btree::node::{Item, Node};
+use crate::tree::btree::node::{Item, Node, MIN_FILL};
+use crate::tree::btree::rebalance::rebalance;
 use crate::tree::btree::MAX_DEPTH;
 
 /// The slot a new item holds until it is written: an explicit null.
@@ -126,6 +134,28 @@ impl BTreeList {
         Ok(out.item)
     }
 
+    /// Removes item `k` (`k < size`).
+    pub fn remove(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<()> {
+        if k >= self.size {
+            return Err(Error::IndexOutOfRange {
+                index: i64::try_from(k).unwrap_or(i64::MAX),
+                len: self.size,
+            });
+        }
+        let (mut root, _) = remove(core, self.root, k, 0)?;
+        // a root branch left with one child is replaced by it
+        for _ in 0..MAX_DEPTH {
+            let node = Node::read(&core.src(), root, BranchLayout::List)?;
+            if node.is_leaf() || node.num != 1 {
+                break;
+            }
+            root = node.item(0).slot.value;
+        }
+        self.root = root;
+        self.size -= 1;
+        self.write_header(core)
+    }
+
     /// Owns the path to item `k` (`k < size`), copying committed nodes, and
     /// returns its slot position.
     pub fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
@@ -241,4 +271,28 @@ pub(super) fn write_pair(
         }
     };
     Ok((node.write(core)?, right))
+}
+
+/// Removes the item of rank `rank` below the node at `pos`; returns the
+/// node's position after the change and the entries it has left.
+fn remove(core: &mut TxCore<'_>, pos: u64, rank: u64, depth: usize) -> Result<(u64, usize)> {
+    check_depth(depth, pos)?;
+    let mut node = Node::read(&core.src(), pos, BranchLayout::List)?;
+    if node.is_leaf() {
+        let i = usize::try_from(rank).ok().filter(|&i| i < node.num);
+        let i = i.ok_or_else(|| Error::corrupt(pos, "B-tree counts exceed a leaf"))?;
+        node.remove(i);
+        return Ok((node.write(core)?, node.num));
+    }
+    if node.num == 0 {
+        return Err(Error::corrupt(pos, "B-tree branch without children"));
+    }
+    let (i, rem) = choose(&node, rank, false)?;
+    let child = node.item(i);
+    let (below, left) = remove(core, child.slot.value, rem, depth + 1)?;
+    node.set(i, child_item(below, child.count.saturating_sub(1)));
+    if left < MIN_FILL && node.num > 1 {
+        rebalance(core, &mut node, i, &|_, _| Ok(Slot::EMPTY))?;
+    }
+    Ok((node.write(core)?, node.num))
 }

@@ -1,5 +1,4 @@
-//! Slicing, removing and concatenating B-tree lists by splitting and
-//! joining trees.
+//! Slicing and concatenating B-tree lists by splitting and joining trees.
 //!
 //! A split cuts a tree at a rank into two trees of the same height, writing
 //! new nodes only along the cut (one or two per level) and sharing every
@@ -79,32 +78,6 @@ impl BTreeList {
             _ => None,
         };
         self.set_tree(core, kept)
-    }
-
-    /// Removes item `k` (`k < size`).
-    pub fn remove(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<()> {
-        let t = match self.tree(core)? {
-            Some(t) if k < t.count => t,
-            _ => {
-                return Err(Error::IndexOutOfRange {
-                    index: i64::try_from(k).unwrap_or(i64::MAX),
-                    len: self.size,
-                })
-            }
-        };
-        let (before, from) = split(core, t, k, 0)?;
-        let after = match from {
-            Some(p) => split(core, with_part(t, p), 1, 0)?.1,
-            None => None,
-        };
-        let joined = match (before, after) {
-            (Some(a), Some(b)) => {
-                let (a, b) = (strip(core, with_part(t, a))?, strip(core, with_part(t, b))?);
-                Some(join(core, a, b)?)
-            }
-            (a, b) => a.or(b).map(|p| with_part(t, p)),
-        };
-        self.set_tree(core, joined)
     }
 
     /// Appends the items of `other` (which may be this very list). The
