@@ -15,7 +15,7 @@ mod write;
 
 use crate::error::{Error, Result};
 use crate::format::btree::{
-    separator_off, slot_off, BTreeHeader, BranchLayout, NodeKind, BTREE_HEADER_LEN,
+    separator_off, slot_off, BTreeHeader, BranchLayout, NodeKind, BTREE_HEADER_LEN, NODE_SLOTS,
 };
 use crate::format::{Slot, Tag};
 use crate::tree::access::Src;
@@ -76,13 +76,14 @@ impl Sorted {
         if h.size == 0 {
             return Ok(None);
         }
-        let (leaf, i, _) = descend(src, h.root, key, Seek::Lower, false)?;
+        let key = Probe::new(key);
+        let (leaf, i, _) = descend(src, h.root, &key, Seek::Lower, false)?;
         let (_, num) = node_head(src, leaf)?;
         if i >= num {
             return Ok(None);
         }
         let kv = entry(src, leaf, i)?;
-        Ok((compare_key(src, kv, key)? == Ordering::Equal).then_some(kv))
+        Ok((compare_key(src, kv, &key)? == Ordering::Equal).then_some(kv))
     }
 
     /// Number of keys strictly below `key`.
@@ -95,7 +96,7 @@ impl Sorted {
         if h.size == 0 {
             return Ok(0);
         }
-        let (_, i, before) = descend(src, h.root, key, seek, true)?;
+        let (_, i, before) = descend(src, h.root, &Probe::new(key), seek, true)?;
         Ok(before.saturating_add(i as u64).min(h.size))
     }
 
@@ -208,16 +209,56 @@ fn entry(src: &Src<'_>, leaf: u64, i: usize) -> Result<Kv> {
     kv_of(src, src.slot(leaf + slot_off(i))?)
 }
 
+/// A key being searched for, with its inline form when it has one: a key
+/// of at most 8 bytes without a zero byte compares with a `short_bytes`
+/// slot as two integers (both are zero-padded big-endian byte strings
+/// without inner zeros, so integer order is unsigned bytewise order with
+/// a proper prefix first), with no byte slicing or `memcmp` call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probe<'k> {
+    key: &'k [u8],
+    short: Option<u64>,
+}
+
+impl<'k> Probe<'k> {
+    /// The probe for `key`.
+    pub fn new(key: &'k [u8]) -> Self {
+        let short = (key.len() <= 8 && !key.contains(&0)).then(|| {
+            let mut b = [0u8; 8];
+            if let Some(dst) = b.get_mut(..key.len()) {
+                dst.copy_from_slice(key);
+            }
+            u64::from_be_bytes(b)
+        });
+        Probe { key, short }
+    }
+}
+
+/// A `short_bytes` slot's payload as a zero-padded integer (bytes past the
+/// first zero cleared, a format tag left out).
+#[inline]
+fn short_value(slot: Slot) -> u64 {
+    let (_, len, _) = bytes::short_parts(slot);
+    match len {
+        0 => 0,
+        8.. => slot.value,
+        n => slot.value & !(u64::MAX >> (8 * n)),
+    }
+}
+
 /// Compares a stored key slot with `key`, in place.
-pub(crate) fn compare_slot(src: &Src<'_>, slot: Slot, key: &[u8]) -> Result<Ordering> {
+pub(crate) fn compare_slot(src: &Src<'_>, slot: Slot, key: &Probe<'_>) -> Result<Ordering> {
     match slot.tag {
-        Tag::ShortBytes => {
-            let (v, len, _) = bytes::short_parts(slot);
-            Ok(v.get(..len).unwrap_or(&[]).cmp(key))
-        }
+        Tag::ShortBytes => match key.short {
+            Some(q) => Ok(short_value(slot).cmp(&q)),
+            None => {
+                let (v, len, _) = bytes::short_parts(slot);
+                Ok(v.get(..len).unwrap_or(&[]).cmp(key.key))
+            }
+        },
         Tag::Bytes => {
             let (start, len) = bytes::long_extent(src, slot)?;
-            Ok((*src.bytes(start, len)?).cmp(key))
+            Ok((*src.bytes(start, len)?).cmp(key.key))
         }
         found => Err(Error::UnexpectedTag {
             expected: "a key (bytes)",
@@ -227,13 +268,13 @@ pub(crate) fn compare_slot(src: &Src<'_>, slot: Slot, key: &[u8]) -> Result<Orde
 }
 
 /// Compares the key of a record with `key`.
-fn compare_key(src: &Src<'_>, kv: Kv, key: &[u8]) -> Result<Ordering> {
+fn compare_key(src: &Src<'_>, kv: Kv, key: &Probe<'_>) -> Result<Ordering> {
     compare_slot(src, src.slot(kv.key_pos())?, key)
 }
 
 /// The child a branch descends into for `key`: the largest `i` in
 /// `1..num` whose separator is ≤ the key, else 0 (binary search).
-fn branch_child(src: &Src<'_>, node: u64, num: usize, key: &[u8]) -> Result<usize> {
+fn branch_child(src: &Src<'_>, node: u64, num: usize, key: &Probe<'_>) -> Result<usize> {
     let (mut lo, mut hi) = (1, num);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -249,11 +290,21 @@ fn branch_child(src: &Src<'_>, node: u64, num: usize, key: &[u8]) -> Result<usiz
 
 /// Where `key` lies in a leaf: the first entry ≥ it (or > it, for
 /// [`Seek::Upper`]).
-fn leaf_index(src: &Src<'_>, leaf: u64, num: usize, key: &[u8], seek: Seek) -> Result<usize> {
-    let (mut lo, mut hi) = (0, num);
+///
+/// The entries' key slots are read first, all of them: each lies in its
+/// own record, scattered over the file, and reading them in one pass of
+/// independent loads lets the processor fetch them together, where a
+/// binary search would wait for each fetch in turn.
+fn leaf_index(src: &Src<'_>, leaf: u64, num: usize, key: &Probe<'_>, seek: Seek) -> Result<usize> {
+    let mut keys = [Slot::EMPTY; NODE_SLOTS];
+    for (i, k) in keys.iter_mut().enumerate().take(num) {
+        *k = src.slot(entry(src, leaf, i)?.key_pos())?;
+    }
+    let (mut lo, mut hi) = (0, num.min(NODE_SLOTS));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let ord = compare_key(src, entry(src, leaf, mid)?, key)?;
+        let stored = keys.get(mid).copied().unwrap_or(Slot::EMPTY);
+        let ord = compare_slot(src, stored, key)?;
         let before = match seek {
             Seek::Lower => ord == Ordering::Less,
             Seek::Upper => ord != Ordering::Greater,
@@ -273,7 +324,7 @@ fn leaf_index(src: &Src<'_>, leaf: u64, num: usize, key: &[u8], seek: Seek) -> R
 fn descend(
     src: &Src<'_>,
     root: u64,
-    key: &[u8],
+    key: &Probe<'_>,
     seek: Seek,
     ranked: bool,
 ) -> Result<(u64, usize, u64)> {
@@ -319,6 +370,40 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::prefix_end;
+
+    /// The integer comparison of short keys agrees with bytewise order,
+    /// on every pair of keys from a set with prefixes, 0xFF bytes, the
+    /// empty key and keys past 8 bytes (which take the byte path).
+    #[test]
+    fn short_probes_compare_as_bytes() {
+        use super::{compare_slot, Probe};
+        use crate::format::{HashKind, Hasher, Slot, Tag};
+        use crate::tree::access::Src;
+        let keys: [&[u8]; 12] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abc",
+            b"abcdefgh",
+            b"abcdefg",
+            b"b",
+            b"\xff",
+            b"\xff\xff",
+            b"\x01",
+            b"abcdefghi",
+            b"a\x00b",
+        ];
+        let src = Src::bytes_only(&[], Hasher::new(HashKind::Blake3));
+        for stored in keys.iter().filter(|k| k.len() <= 8 && !k.contains(&0)) {
+            let mut b = [0u8; 8];
+            b[..stored.len()].copy_from_slice(stored);
+            let slot = Slot::new(Tag::ShortBytes, u64::from_be_bytes(b));
+            for key in keys {
+                let got = compare_slot(&src, slot, &Probe::new(key)).unwrap();
+                assert_eq!(got, stored.cmp(&key), "{stored:?} vs {key:?}");
+            }
+        }
+    }
 
     #[test]
     fn prefix_ends() {

@@ -8,9 +8,12 @@
 //! with a neighbour or refilled from it, separators stay equal to the first
 //! key of their subtree, and a root left with one child is replaced by it.
 
-use super::{compare_key, entry, kv_of, Seek, Sorted};
+use super::{compare_key, entry, kv_of, Probe, Seek, Sorted};
 use crate::error::{Error, Result};
-use crate::format::btree::{BTreeHeader, BranchLayout, NodeKind, LEAF_LEN};
+use crate::format::btree::{
+    count_off, node_head, slot_off, BTreeHeader, BranchLayout, NodeKind, LEAF_LEN,
+    SORTED_BRANCH_LEN,
+};
 use crate::format::{ListFamily, Slot, Tag};
 use crate::tree::access::{SlotPos, TxCore};
 use crate::tree::btree::node::{Item, Node, MIN_FILL};
@@ -158,6 +161,12 @@ fn check_depth(depth: usize, pos: u64) -> Result<()> {
 }
 
 /// Inserts `key` (or finds it) below the node at `pos`.
+///
+/// A branch is read field by field (its separators to choose the child,
+/// then that child's slot and count) and, unless the child split, patched
+/// in place: at most the child's slot and its count are written, where
+/// decoding and re-encoding the whole 418-byte node would cost several
+/// times more. Only a split takes the whole node into memory.
 fn insert(
     core: &mut TxCore<'_>,
     pos: u64,
@@ -166,30 +175,55 @@ fn insert(
     depth: usize,
 ) -> Result<Inserted> {
     check_depth(depth, pos)?;
-    let mut node = Node::read(&core.src(), pos, BranchLayout::Sorted)?;
-    if node.is_leaf() {
+    let src = core.src();
+    let (kind, num) = node_head(&src.array::<2>(pos)?, pos)?;
+    if kind == NodeKind::Leaf {
+        let node = Node::read(&src, pos, BranchLayout::Sorted)?;
         return insert_in_leaf(core, node, key, create);
     }
-    if node.num == 0 {
+    if num == 0 {
         return Err(Error::corrupt(pos, "B-tree branch without children"));
     }
-    let i = super::branch_child(&core.src(), pos, node.num, key)?;
-    let child = node.item(i);
-    let below = insert(core, child.slot.value, key, create, depth + 1)?;
+    let i = super::branch_child(&src, pos, num, &Probe::new(key))?;
+    let child = src.slot(pos + slot_off(i))?;
+    if child.tag != Tag::Index {
+        return Err(Error::corrupt(
+            pos,
+            "B-tree branch child is not an index slot",
+        ));
+    }
+    let count_pos = count_off(BranchLayout::Sorted, i);
+    let count = src.u64_at(pos + count_pos)?;
+    let below = insert(core, child.value, key, create, depth + 1)?;
     if !below.changed {
         return Ok(Inserted::unchanged(pos, below.kv));
     }
-    let mut updated = index_item(below.pos, child.sep, child.count);
-    updated.count = updated.count.saturating_add(u64::from(below.created));
-    let mut split = None;
+    let count = count.saturating_add(u64::from(below.created));
     if let Some((sep, right, right_count)) = below.split {
+        let mut node = Node::read(&core.src(), pos, BranchLayout::Sorted)?;
+        let mut updated = index_item(below.pos, node.item(i).sep, count);
         updated.count = updated.count.saturating_sub(right_count);
         replace(&mut node, i, updated);
-        split = node.insert(i + 1, index_item(right, sep, right_count));
-    } else {
-        replace(&mut node, i, updated);
+        let split = node.insert(i + 1, index_item(right, sep, right_count));
+        return finish(core, node, below.kv, below.created, split);
     }
-    finish(core, node, below.kv, below.created, split)
+    let (owned, copied) = core.own(pos, SORTED_BRANCH_LEN)?;
+    if below.pos != child.value {
+        core.write_at(
+            owned + slot_off(i),
+            &Slot::new(Tag::Index, below.pos).encode(),
+        )?;
+    }
+    if below.created {
+        core.write_u64(owned + count_pos, count)?;
+    }
+    Ok(Inserted {
+        pos: owned,
+        kv: below.kv,
+        created: below.created,
+        changed: copied || below.created,
+        split: None,
+    })
 }
 
 /// Writes `node` and its split-off right half, if any.
@@ -263,13 +297,14 @@ fn insert_in_leaf(
     create: bool,
 ) -> Result<Inserted> {
     let src = core.src();
-    let i = super::leaf_index(&src, leaf.pos, leaf.num, key, Seek::Lower)?;
+    let probe = Probe::new(key);
+    let i = super::leaf_index(&src, leaf.pos, leaf.num, &probe, Seek::Lower)?;
     let existing = match i < leaf.num {
         true => Some(kv_of(&src, leaf.item(i).slot)?),
         false => None,
     };
     if let Some(kv) = existing {
-        if compare_key(&src, kv, key)? == Ordering::Equal {
+        if compare_key(&src, kv, &probe)? == Ordering::Equal {
             if core.is_mutable(kv.pos) {
                 return Ok(Inserted::unchanged(leaf.pos, Some(kv)));
             }
@@ -313,9 +348,10 @@ fn remove(core: &mut TxCore<'_>, pos: u64, key: &[u8], depth: usize) -> Result<R
     let mut node = Node::read(&core.src(), pos, BranchLayout::Sorted)?;
     if node.is_leaf() {
         let src = core.src();
-        let i = super::leaf_index(&src, pos, node.num, key, Seek::Lower)?;
+        let probe = Probe::new(key);
+        let i = super::leaf_index(&src, pos, node.num, &probe, Seek::Lower)?;
         let found =
-            i < node.num && compare_key(&src, entry(&src, pos, i)?, key)? == Ordering::Equal;
+            i < node.num && compare_key(&src, entry(&src, pos, i)?, &probe)? == Ordering::Equal;
         if !found {
             return Err(Error::corrupt(
                 pos,
@@ -332,7 +368,7 @@ fn remove(core: &mut TxCore<'_>, pos: u64, key: &[u8], depth: usize) -> Result<R
     if node.num == 0 {
         return Err(Error::corrupt(pos, "B-tree branch without children"));
     }
-    let i = super::branch_child(&core.src(), pos, node.num, key)?;
+    let i = super::branch_child(&core.src(), pos, node.num, &Probe::new(key))?;
     let child = node.item(i);
     let below = remove(core, child.slot.value, key, depth + 1)?;
     replace(
