@@ -119,7 +119,17 @@ impl<'r> Src<'r> {
             let bytes = self.direct.get(p..p.checked_add(SLOT_LEN as usize)?)?;
             <[u8; SLOT_LEN as usize]>::try_from(bytes).ok()
         });
-        match direct {
+        if let Some(b) = direct {
+            return Slot::decode(b, pos);
+        }
+        // a write transaction's own records lie in the backend's append
+        // buffer: read them from there inline too
+        let tail = pos
+            .checked_sub(self.tail_start)
+            .and_then(|at| usize::try_from(at).ok())
+            .and_then(|p| self.tail.get(p..p.checked_add(SLOT_LEN as usize)?))
+            .and_then(|bytes| <[u8; SLOT_LEN as usize]>::try_from(bytes).ok());
+        match tail {
             Some(b) => Slot::decode(b, pos),
             None => self.slot_elsewhere(pos),
         }
