@@ -159,6 +159,8 @@ pub use api::snapshot::Snapshot;
 pub use api::sorted::{
     SortedEntries, SortedEntry, SortedMapMut, SortedMapView, SortedSetMut, SortedSetView,
 };
+#[cfg(feature = "serde")]
+pub use api::typed;
 pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
 pub use tools::{compact, diff, json, stats, verify};

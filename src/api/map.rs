@@ -144,8 +144,8 @@ macro_rules! view_common {
         }
 
         /// The record for a key.
-        pub fn entry(&self, key: &[u8]) -> Result<Option<EntryRef<'r>>> {
-            self.0.find_key(key)
+        pub fn entry(&self, key: impl AsRef<[u8]>) -> Result<Option<EntryRef<'r>>> {
+            self.0.find_key(key.as_ref())
         }
 
         /// Iterates over every record.
@@ -201,7 +201,7 @@ impl<'r> MapView<'r> {
     view_common!();
 
     /// The value stored under `key`, if the key is present.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Cursor<'r>>> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Cursor<'r>>> {
         self.entry(key)?.map(|e| e.value()).transpose()
     }
 
@@ -211,7 +211,7 @@ impl<'r> MapView<'r> {
     }
 
     /// True when `key` is present.
-    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.entry(key)?.is_some())
     }
 }
@@ -262,7 +262,7 @@ impl<'r> SetView<'r> {
     view_common!();
 
     /// True when `member` is in the set.
-    pub fn contains(&self, member: &[u8]) -> Result<bool> {
+    pub fn contains(&self, member: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.entry(member)?.is_some())
     }
 
@@ -459,7 +459,7 @@ impl<'t> MapMut<'t> {
     }
 
     /// Reads the value under `key`.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Cursor<'_>>> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Cursor<'_>>> {
         MapView(self.0.view()?).get(key)
     }
 
@@ -469,7 +469,7 @@ impl<'t> MapMut<'t> {
     }
 
     /// True when `key` is present.
-    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         MapView(self.0.view()?).contains_key(key)
     }
 
@@ -554,7 +554,7 @@ impl<'t> SetMut<'t> {
     }
 
     /// True when `member` is in the set.
-    pub fn contains(&self, member: &[u8]) -> Result<bool> {
+    pub fn contains(&self, member: impl AsRef<[u8]>) -> Result<bool> {
         SetView(self.0.view()?).contains(member)
     }
 

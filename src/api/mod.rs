@@ -13,6 +13,9 @@ pub(crate) mod cursor_mut;
 pub(crate) mod database;
 pub(crate) mod list;
 pub(crate) mod map;
+pub(crate) mod paths;
 pub(crate) mod snapshot;
 pub(crate) mod sorted;
+#[cfg(feature = "serde")]
+pub mod typed;
 pub(crate) mod value;
