@@ -1,6 +1,7 @@
 //! Typed records (the `serde` feature): round trips, error paths, schema
 //! evolution, minimal updates, borrowed reads and hostile shapes.
 
+#![cfg(feature = "serde")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -8,9 +8,11 @@
 //! `compact_into`) live in `impl` blocks in the tools' own files.
 
 pub(crate) mod bytes_io;
+pub(crate) mod convert;
 pub(crate) mod cursor;
 pub(crate) mod cursor_mut;
 pub(crate) mod database;
+pub(crate) mod iterate;
 pub(crate) mod list;
 pub(crate) mod map;
 pub(crate) mod paths;
