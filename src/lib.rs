@@ -150,6 +150,7 @@ mod tools;
 mod tree;
 
 pub use api::bytes_io::{BytesReader, BytesWriter};
+pub use api::children::{Child, Children};
 pub use api::cursor::{Cursor, ValueRef};
 pub use api::cursor_mut::CursorMut;
 pub use api::database::{Database, Durability, Options, Transaction};

@@ -106,6 +106,16 @@ struct HamtView<'r> {
 }
 
 impl<'r> HamtView<'r> {
+    /// A cursor on the structure itself (its slot rebuilt from the trie).
+    fn cursor(&self) -> Cursor<'r> {
+        let h = self.hamt;
+        Cursor::new(
+            self.src,
+            Slot::new(h.kind, h.count_pos.unwrap_or(h.block)),
+            None,
+        )
+    }
+
     fn find_key(&self, key: &[u8]) -> Result<Option<EntryRef<'r>>> {
         let hash = self.src.hasher.hash(key)?;
         self.find_hash(&hash)
@@ -183,9 +193,11 @@ macro_rules! view_common {
 #[derive(Clone, Copy)]
 pub struct MapView<'r>(HamtView<'r>);
 
+/// A bounded preview: the kind and the first entries (see `preview.rs`).
 impl std::fmt::Debug for MapView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("MapView").field(&self.0.hamt).finish()
+        write!(f, "MapView<{}> ", self.0.hamt.kind)?;
+        crate::api::preview::children(&self.0.cursor(), true, f)
     }
 }
 
@@ -244,9 +256,11 @@ impl<'r> MapView<'r> {
 #[derive(Clone, Copy)]
 pub struct SetView<'r>(HamtView<'r>);
 
+/// A bounded preview: the kind and the first entries (see `preview.rs`).
 impl std::fmt::Debug for SetView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SetView").field(&self.0.hamt).finish()
+        write!(f, "SetView<{}> ", self.0.hamt.kind)?;
+        crate::api::preview::children(&self.0.cursor(), false, f)
     }
 }
 
