@@ -122,9 +122,7 @@ fn main() -> Result<(), Error> {
 
     // the newest version, read back as the struct
     let issues = db.moment(-1)?.as_map()?.require("issues")?.as_map()?;
-    let now: Issue = issues
-        .get_typed("1")?
-        .ok_or(Error::KeyNotFound { key: "1".into() })?;
+    let now: Issue = issues.require("1")?.read_typed()?;
     assert_eq!(now, crash);
     println!("issue 1 now: {:?}", now.state);
 
