@@ -26,9 +26,6 @@ fn main() -> Result<(), Error> {
     for line in now.require("lines")?.as_linked_list()? {
         println!("line: {}", line?.as_str()?);
     }
-    assert_eq!(
-        then.get_typed::<String>("title")?.as_deref(),
-        Some("first draft")
-    );
+    assert_eq!(then.require("title")?.as_str()?, "first draft");
     Ok(())
 }
