@@ -56,7 +56,7 @@ fn map_get(c: &mut Criterion) {
             let mut rng = Rng::new();
             b.iter(|| {
                 let k = common::key(rng.next(N));
-                map.get(&k).unwrap().unwrap().as_uint().unwrap()
+                map.get(k).unwrap().unwrap().as_uint().unwrap()
             })
         });
     }

@@ -20,18 +20,12 @@ fn main() -> Result<(), Error> {
     // Read the newest moment, then travel back to the first one.
     let now = db.moment(-1)?.as_map()?;
     let then = db.moment(0)?.as_map()?;
-    let title = |m: &xitdb::MapView<'_>| -> Result<String, Error> {
-        m.get(b"title")?
-            .ok_or(Error::PathNotFound { step: 0 })?
-            .as_str()
-    };
     println!("moments: {}", db.moment_count()?);
-    println!("now:  {}", title(&now)?);
-    println!("then: {}", title(&then)?);
-    let lines = now.get(b"lines")?.ok_or(Error::PathNotFound { step: 0 })?;
-    for line in lines.as_linked_list()?.iter() {
+    println!("now:  {}", now.require("title")?.as_str()?);
+    println!("then: {}", then.require("title")?.as_str()?);
+    for line in now.require("lines")?.as_linked_list()? {
         println!("line: {}", line?.as_str()?);
     }
-    assert_eq!(title(&then)?, "first draft");
+    assert_eq!(then.require("title")?.as_str()?, "first draft");
     Ok(())
 }

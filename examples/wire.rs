@@ -21,16 +21,11 @@ fn main() -> Result<(), Error> {
     // The receiver borrows the bytes: only the 12-byte header is checked.
     let received = Database::from_slice(&bytes)?;
     let root = received.moment(-1)?.as_map()?;
-    let greeting = root
-        .get(b"greeting")?
-        .ok_or(Error::PathNotFound { step: 0 })?;
-    let primes = root
-        .get(b"primes")?
-        .ok_or(Error::PathNotFound { step: 0 })?;
+    let greeting = root.require("greeting")?;
+    let primes = root.require("primes")?.as_list()?;
     let sum: u64 = primes
-        .as_list()?
         .iter()
-        .map(|c| c?.as_uint())
+        .map(|c| c?.as_u64())
         .sum::<Result<u64, Error>>()?;
     println!("greeting = {}", greeting.as_str()?);
     println!("sum of primes = {sum}");

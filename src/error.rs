@@ -205,9 +205,53 @@ pub enum Error {
     #[error("invalid JSON dump: {0}")]
     Json(String),
 
+    /// A typed read found a stored kind that the Rust type cannot take
+    /// (`users.ada.age: expected uint, found bytes`). The path leads from
+    /// the value read (or written) to the mismatch: map keys joined by
+    /// dots, list items as `[i]`, `(root)` for the value itself.
+    #[error("{}: expected {expected}, found {found}", typed_path(.path))]
+    TypeMismatch {
+        /// Where the mismatch lies, from the value read.
+        path: String,
+        /// The kind the Rust type needs (`uint`, `bytes`, `map`, ...).
+        expected: &'static str,
+        /// The kind stored there.
+        found: &'static str,
+    },
+
+    /// A typed (serde) read or write failed for a reason other than a kind
+    /// mismatch: a missing field, an unknown variant, a number out of range,
+    /// nesting deeper than the limit, or a message of the type's own
+    /// `Serialize`/`Deserialize` code. The path is as in
+    /// [`Error::TypeMismatch`].
+    #[error("{}: {message}", typed_path(.path))]
+    Typed {
+        /// Where the failure lies, from the value read or written.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// A key that must be present is not ([`crate::MapView::require`] and
+    /// friends); the key is shown as text (lossily when not UTF-8).
+    #[error("key {key:?} not found")]
+    KeyNotFound {
+        /// The missing key.
+        key: String,
+    },
+
     /// Invalid argument supplied by the caller.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+}
+
+/// The path of a typed error as shown: `(root)` for the value itself.
+fn typed_path(path: &str) -> &str {
+    if path.is_empty() {
+        "(root)"
+    } else {
+        path
+    }
 }
 
 impl Error {

@@ -150,6 +150,7 @@ mod tools;
 mod tree;
 
 pub use api::bytes_io::{BytesReader, BytesWriter};
+pub use api::children::{Child, Children};
 pub use api::cursor::{Cursor, ValueRef};
 pub use api::cursor_mut::CursorMut;
 pub use api::database::{Database, Durability, Options, Transaction};
@@ -159,6 +160,8 @@ pub use api::snapshot::Snapshot;
 pub use api::sorted::{
     SortedEntries, SortedEntry, SortedMapMut, SortedMapView, SortedSetMut, SortedSetView,
 };
+#[cfg(feature = "serde")]
+pub use api::typed;
 pub use api::value::{PathStep, PathStepBuf, Value};
 pub use error::{Error, Result};
 pub use format::ListFamily;

@@ -93,7 +93,7 @@ fn assert_reads_allocate_nothing<S: Storage>(db: &Database<S>, what: &str) {
         let mut sum = 0u64;
         for k in 0..READS {
             let key = (k * 7 % N).to_be_bytes();
-            sum += keyed.get(&key).unwrap().unwrap().as_uint().unwrap();
+            sum += keyed.get(key).unwrap().unwrap().as_uint().unwrap();
         }
         sum
     });

@@ -279,19 +279,30 @@ pub fn load(json_path: &Path, out_path: &Path, force: bool, out: &mut dyn Write)
     Ok(())
 }
 
-/// `get FILE PATH [--moment N] [--pretty] [--raw]`.
+/// How `get` prints: plain JSON (the default), canonical, raw bytes;
+/// indented or not.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetForm {
+    /// Indent structures.
+    pub pretty: bool,
+    /// Raw bytes of a bytes value.
+    pub raw: bool,
+    /// The canonical form instead of plain JSON.
+    pub canonical: bool,
+}
+
+/// `get FILE PATH [--moment N] [--pretty] [--raw] [--canonical]`.
 pub fn get(
     file: &Path,
     path: &str,
     moment: Option<i64>,
-    pretty: bool,
-    raw: bool,
+    form: GetForm,
     out: &mut dyn Write,
 ) -> Result<()> {
     let steps = path::parse(path).map_err(CliError::new)?;
     let db = open::open_read(file)?;
     let c = edit::lookup(open::view(&db, moment)?, &steps)?;
-    if raw {
+    if form.raw {
         return match c.tag() {
             Tag::Bytes | Tag::ShortBytes => {
                 let mut r = c.reader()?;
@@ -305,8 +316,12 @@ pub fn get(
             ))),
         };
     }
-    let text = value::full(&c)?;
-    if pretty {
+    let text = if form.canonical {
+        value::full(&c)?
+    } else {
+        value::plain(&c)?
+    };
+    if form.pretty {
         writeln!(out, "{}", value::pretty(&text))?;
     } else {
         writeln!(out, "{text}")?;

@@ -61,10 +61,13 @@ Exit status: 0 on success, 1 on an error (or a problem found by verify),
 2 on a usage error.";
 
 const GET_HELP: &str = "\
-Prints scalars in the short form (42, -3, 1.5e0, \"text\", null; an int
-that is not negative as {\"int\":5}; bytes that are not UTF-8 text or have a
-format tag in the canonical form) and structures as their canonical JSON.
-What get prints, put reads back.";
+Prints the value as plain JSON: numbers, \"text\", null, arrays for lists and
+sets, objects for maps with text keys ({\"name\":\"Ada\",\"langs\":[\"en\"]}).
+What plain JSON cannot say (bytes that are not UTF-8 text or have a format
+tag, NaN, keys that are not text) is printed in the canonical form.
+--canonical prints the canonical form of the dump throughout, which keeps
+every kind exact (an int that is not negative as {\"int\":5}, a set as a
+hash_set). What get prints, in either form, put reads back.";
 
 const PUT_HELP: &str = "\
 Writes VALUE at PATH in one transaction (a new moment). Missing map keys
@@ -183,6 +186,10 @@ enum Command {
         /// Print a bytes value as raw bytes (no quotes, no newline)
         #[arg(long, conflicts_with = "pretty")]
         raw: bool,
+        /// Print the canonical form of the dump (every kind exact) instead
+        /// of plain JSON
+        #[arg(long, conflicts_with = "raw")]
+        canonical: bool,
     },
     /// List a sorted map's entries (or a sorted set's members) in key order
     #[command(
@@ -324,7 +331,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             moment,
             pretty,
             raw,
-        } => commands::get(&file, &path, moment, pretty, raw, &mut out),
+            canonical,
+        } => {
+            let form = commands::GetForm {
+                pretty,
+                raw,
+                canonical,
+            };
+            commands::get(&file, &path, moment, form, &mut out)
+        }
         Command::Range {
             file,
             path,

@@ -24,7 +24,7 @@ moment's root; .. goes up):
   ls [PATH]              list the entries, members or items
   cd [PATH | .. | /]     move into a map, set or list (no PATH: the root)
   pwd                    print the current path
-  get [PATH] [--pretty]  print a value (structures as canonical JSON)
+  get [PATH] [--pretty] [--canonical]  print a value (plain JSON; --canonical: exact kinds)
   range [PATH] [--from KEY] [--to KEY] [--prefix P] [--limit N] [--reverse]
         [--json]         a sorted map's entries in key order (see `xitdb help range`)
   put PATH VALUE         stage writing VALUE (see below) at PATH
@@ -337,13 +337,19 @@ impl Shell {
     /// `get [PATH] [--pretty]`.
     fn get(&mut self, args: &[String], out: &mut dyn Write) -> Result<()> {
         let pretty = args.iter().any(|a| a == "--pretty");
+        let canonical = args.iter().any(|a| a == "--canonical");
         let p = args
             .iter()
-            .find(|a| *a != "--pretty")
+            .find(|a| !a.starts_with("--"))
             .map_or("", String::as_str);
         let target = self.resolve(p)?;
         let text = self.read(|root, _| {
-            let s = value::full(&edit::lookup(root, &target)?)?;
+            let c = edit::lookup(root, &target)?;
+            let s = if canonical {
+                value::full(&c)?
+            } else {
+                value::plain(&c)?
+            };
             Ok(if pretty { value::pretty(&s) } else { s })
         })?;
         writeln!(out, "{text}")?;

@@ -24,6 +24,9 @@ VALUE syntax (JSON; quote it for your shell):
   {\"sorted_map\":[]}  {\"sorted_set\":[]}
                 a new, empty sorted_map or sorted_set (keys kept in order)
   []  [1,\"a\"]   a new array_list (of the values given)
+  {\"name\":\"Ada\",\"age\":36}
+                a new hash_map with text keys (plain JSON, what `get` prints;
+                an object whose one key names a kind, as below, is canonical)
   The canonical form of `xitdb dump` (what `get` prints) says exactly which
   kind: {\"int\":5} for an int that is not negative, {\"uint\":5},
   {\"float\":2}, {\"float\":\"NaN\"}, {\"bytes\":\"00ff\"} (hex),
@@ -33,7 +36,7 @@ VALUE syntax (JSON; quote it for your shell):
   {\"sorted_map\":[{\"key\":\"k\",\"value\":1}]}, {\"sorted_set\":[{\"key\":\"k\"}]}
   (sorted entries go in strictly ascending key order; hash map and set
   entries may give a \"hash\" in hex; without one the key is hashed).
-  Booleans and other JSON objects are not xitdb values.";
+  Booleans are not xitdb values.";
 
 /// Parses a VALUE argument into the canonical JSON form that
 /// [`write`] (the library's [`xitdb::json::write_json_value`]) reads.
@@ -59,7 +62,7 @@ pub fn parse(text: &str) -> Result<Json, String> {
     canonical(&json)
 }
 
-const NOT_CANONICAL: &str = "a JSON object must be {} (an empty hash_map) or a canonical value \
+const NOT_CANONICAL: &str = "a JSON object naming a kind must be a canonical value \
      such as {\"int\":5} or {\"hash_map\":[{\"key\":\"k\",\"value\":1}]}";
 
 /// Translates the shorthand (see [`HELP`]) into the canonical form, also
@@ -80,6 +83,7 @@ fn canonical(j: &Json) -> Result<Json, String> {
         Json::String(s) => one("bytes", Json::String(hex(s.as_bytes()))),
         Json::Array(items) => one("array_list", list(items)?),
         Json::Object(o) if o.is_empty() => one("hash_map", Json::Array(vec![])),
+        Json::Object(o) if !is_canonical(o) => one("hash_map", plain_entries(o)?),
         Json::Object(o) => {
             let Some((kind, body)) = o.iter().find(|(k, _)| k.as_str() != "format_tag") else {
                 return Err(NOT_CANONICAL.into());
@@ -122,6 +126,48 @@ fn canonical(j: &Json) -> Result<Json, String> {
             }
         }
     })
+}
+
+/// The kinds a canonical object names (its one key).
+const KINDS: &[&str] = &[
+    "uint",
+    "int",
+    "float",
+    "bytes",
+    "array_list",
+    "linked_array_list",
+    "hash_map",
+    "counted_hash_map",
+    "hash_set",
+    "counted_hash_set",
+    "sorted_map",
+    "sorted_set",
+];
+
+/// A canonical value: one key naming a kind (bytes may add a format
+/// tag). Any other object is a plain map: `{"name":"Ada","age":36}`.
+fn is_canonical(o: &Map<String, Json>) -> bool {
+    let named = |k: &str| o.contains_key(k);
+    match o.len() {
+        1 => o.keys().all(|k| KINDS.contains(&k.as_str())),
+        2 => named("bytes") && named("format_tag"),
+        _ => false,
+    }
+}
+
+/// A plain object's members as hash map entries, with text keys.
+fn plain_entries(o: &Map<String, Json>) -> Result<Json, String> {
+    let entries = o
+        .iter()
+        .map(|(k, v)| {
+            let key = canonical(&Json::String(k.clone()))?;
+            Ok(Json::Object(Map::from_iter([
+                ("key".to_string(), key),
+                ("value".to_string(), canonical(v)?),
+            ])))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Json::Array(entries))
 }
 
 fn list(items: &[Json]) -> Result<Json, String> {
@@ -215,6 +261,95 @@ pub fn full(c: &Cursor<'_>) -> xitdb::Result<String> {
         Some(s) => Ok(s),
         None => xitdb::json::dump_value(c),
     }
+}
+
+/// Nesting past which `plain` renders the rest in the canonical form
+/// (which has its own bounds), so a hostile file cannot exhaust the stack.
+const PLAIN_DEPTH: usize = 128;
+
+/// The whole value as plain JSON: numbers, text, `null`, arrays for lists
+/// and sets, objects for maps whose keys are all text. What has no plain
+/// form (bytes that are not UTF-8 or carry a format tag, NaN and the
+/// infinities, keys that are not text, entries stored without a key) is
+/// written in the canonical form, which `put` reads too. Plain JSON does
+/// not keep the exact kind (an int that is not negative reads back as a
+/// uint, a linked list or a set as an array_list): `--canonical` does.
+pub fn plain(c: &Cursor<'_>) -> xitdb::Result<String> {
+    Ok(plain_json(c, 0)?.to_string())
+}
+
+fn canonical_json(c: &Cursor<'_>) -> xitdb::Result<Json> {
+    let text = full(c)?;
+    serde_json::from_str(&text).map_err(|e| xitdb::Error::Json(e.to_string()))
+}
+
+fn plain_json(c: &Cursor<'_>, depth: usize) -> xitdb::Result<Json> {
+    if depth > PLAIN_DEPTH {
+        return canonical_json(c);
+    }
+    let v = c.value()?;
+    let plain = match &v {
+        ValueRef::Null => Some(Json::Null),
+        ValueRef::Uint(n) => Some((*n).into()),
+        ValueRef::Int(n) => Some((*n).into()),
+        ValueRef::Float(x) => serde_json::Number::from_f64(*x).map(Json::Number),
+        ValueRef::Bytes {
+            data,
+            format_tag: None,
+        } => std::str::from_utf8(data)
+            .ok()
+            .map(|t| Json::String(t.into())),
+        ValueRef::List(_) | ValueRef::LinkedList(_) | ValueRef::Set(_) | ValueRef::SortedSet(_) => {
+            Some(plain_items(c, depth)?)
+        }
+        ValueRef::Map(_) | ValueRef::SortedMap(_) => plain_object(c, depth)?,
+        ValueRef::Bytes { .. } => None,
+    };
+    match plain {
+        Some(j) => Ok(j),
+        None => canonical_json(c),
+    }
+}
+
+/// A list's items, or a set's members, as an array.
+fn plain_items(c: &Cursor<'_>, depth: usize) -> xitdb::Result<Json> {
+    let mut items = Vec::new();
+    for child in c.iter()? {
+        let child = child?;
+        items.push(match child.step {
+            xitdb::PathStepBuf::Index(_) => plain_json(&child.value, depth + 1)?,
+            xitdb::PathStepBuf::Key(k) => match String::from_utf8(k) {
+                Ok(t) => Json::String(t),
+                Err(e) => Json::Object(Map::from_iter([(
+                    "bytes".to_string(),
+                    Json::String(hex(e.as_bytes())),
+                )])),
+            },
+            xitdb::PathStepBuf::Hash(_) => return canonical_json(c),
+        });
+    }
+    Ok(Json::Array(items))
+}
+
+/// A map as an object, when every key is text; `None` otherwise. An
+/// object that would read back as a canonical value (one key naming a
+/// kind) is `None` too, so that `put` never mistakes it.
+fn plain_object(c: &Cursor<'_>, depth: usize) -> xitdb::Result<Option<Json>> {
+    let mut members = Map::new();
+    for child in c.iter()? {
+        let child = child?;
+        let xitdb::PathStepBuf::Key(k) = child.step else {
+            return Ok(None);
+        };
+        let Ok(key) = String::from_utf8(k) else {
+            return Ok(None);
+        };
+        members.insert(key, plain_json(&child.value, depth + 1)?);
+    }
+    if !members.is_empty() && is_canonical(&members) {
+        return Ok(None);
+    }
+    Ok(Some(Json::Object(members)))
 }
 
 /// Number of entries, members or items of a structure (maps without a
@@ -403,8 +538,14 @@ mod tests {
             parse(r#"{"linked_array_list":[1,2]}"#).unwrap(),
             j(r#"{"linked_array_list":[{"uint":1},{"uint":2}]}"#)
         );
-        assert!(parse(r#"{"name":"x"}"#).is_err());
-        assert!(parse(r#"{"int":5,"uint":3}"#).is_err());
+        // other objects are plain maps with text keys
+        assert_eq!(
+            parse(r#"{"name":"x"}"#).unwrap(),
+            j(r#"{"hash_map":[{"key":{"bytes":"6e616d65"},"value":{"bytes":"78"}}]}"#)
+        );
+        let two = parse(r#"{"int":5,"uint":3}"#).unwrap();
+        assert_eq!(two["hash_map"].as_array().map(Vec::len), Some(2));
+        assert!(parse(r#"{"a":true}"#).is_err());
         assert!(parse(r#"{"array_list":5}"#).is_err());
         assert!(parse(r#"{"hash_map":[5]}"#).is_err());
         assert!(parse(r#"{"hash_map":[{"key":true}]}"#).is_err());

@@ -255,15 +255,23 @@ impl<'a> Database<SliceStorage<'a>> {
         Self::from_slice_with(bytes, Options::default())
     }
 
-    /// Like [`Database::from_slice`], with options (e.g. the list family).
+    /// Opens borrowed database bytes read-only, with options: the list
+    /// family, or [`Options::hash_override`] for bytes whose header names
+    /// a hasher this library does not know.
     ///
     /// ```
+    /// use xitdb::format::HashKind;
     /// use xitdb::{Database, ListFamily, Options};
-    /// let mut db = Database::memory();
-    /// db.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    /// let mut db = Database::memory_with(HashKind::Sha1);
+    /// db.transact(|tx| tx.root_map()?.put("k", "v"))?;
     /// let bytes = db.into_bytes();
-    /// let opts = Options { list_family: Some(ListFamily::BTree), ..Options::default() };
+    /// let opts = Options {
+    ///     hash_override: Some(HashKind::Sha1),
+    ///     list_family: Some(ListFamily::BTree),
+    ///     ..Options::default()
+    /// };
     /// let view = Database::from_slice_with(&bytes, opts)?;
+    /// assert_eq!(view.moment(-1)?.as_map()?.require("k")?.as_str()?, "v");
     /// assert_eq!(view.list_family(), Some(ListFamily::BTree));
     /// # Ok::<(), xitdb::Error>(())
     /// ```
@@ -340,8 +348,20 @@ impl Database<FileStorage> {
         Self::open_read_only_with(path, Options::default())
     }
 
-    /// Like [`Database::open_read_only`], with options (e.g. the list
-    /// family of a file written by xitdb before June 2026).
+    /// Opens a database file read-only, with options (see [`Options`]:
+    /// the list family of a file written by xitdb before June 2026, or a
+    /// hasher for a header naming an unknown one; the hasher of an existing
+    /// file otherwise comes from its header).
+    ///
+    /// ```
+    /// use xitdb::{Database, Options};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.xdb");
+    /// Database::create(&path)?.transact(|tx| tx.root_map()?.put("n", 1u64))?;
+    /// let db = Database::open_read_only_with(&path, Options::default())?;
+    /// assert_eq!(db.moment_count()?, 1);
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
     pub fn open_read_only_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
         Self::open_storage(FileStorage::open_read_only(path.as_ref())?, opts)
     }
@@ -761,10 +781,55 @@ impl<S: Storage> Database<S> {
     where
         E: From<Error>,
     {
+        self.history_tx(false, f)
+    }
+
+    /// Runs `f` as a transaction that *replaces* the newest moment instead
+    /// of appending one (the reference's write at history index -1): for
+    /// edits that belong to the moment just committed, such as a fix-up
+    /// of its metadata, without growing the history. Like
+    /// [`Database::transact`] otherwise: the moment starts as the newest
+    /// one, and a failure changes nothing. The replaced moment's bytes stay
+    /// in the file, unreachable from the history (snapshots taken of it
+    /// still read it). Fails with [`Error::NoSuchMoment`] on an empty
+    /// history.
+    ///
+    /// ```
+    /// use xitdb::Database;
+    /// let mut db = Database::memory();
+    /// db.transact(|tx| tx.root_map()?.put("draft", 1u64))?;
+    /// db.transact(|tx| tx.root_map()?.put("draft", 2u64))?;
+    /// db.amend(|tx| tx.root_map()?.put("note", "typo fixed"))?;
+    /// assert_eq!(db.moment_count()?, 2); // replaced, not appended
+    /// let newest = db.moment(-1)?.as_map()?;
+    /// assert_eq!(newest.require("draft")?.as_u64()?, 2);
+    /// assert_eq!(newest.require("note")?.as_str()?, "typo fixed");
+    /// assert!(db.moment(0)?.as_map()?.get("note")?.is_none());
+    /// # Ok::<(), xitdb::Error>(())
+    /// ```
+    pub fn amend<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        if self.moment_count()? == 0 {
+            return Err(Error::NoSuchMoment { index: -1, len: 0 }.into());
+        }
+        self.history_tx(true, f)
+    }
+
+    /// A history transaction: appending a moment, or amending the newest.
+    fn history_tx<T, E: From<Error>>(
+        &mut self,
+        amend: bool,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.heal()?;
         let (header, durability) = (self.header, self.durability);
         let (value, history) = self.atomically(Slot::EMPTY, |store, st| {
-            let (value, history) = Self::run_history_tx(store, st, header, f)?;
+            let (value, history) = Self::run_history_tx(store, st, header, amend, f)?;
             Self::commit_history(store, st, history, header, durability)?;
             Ok::<_, E>((value, history))
         })?;
@@ -777,6 +842,7 @@ impl<S: Storage> Database<S> {
         store: &mut S,
         st: &mut TxState,
         header: Header,
+        amend: bool,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
     ) -> Result<(T, ArrayList), E> {
         let mut core = TxCore::open(store, st)?;
@@ -793,7 +859,10 @@ impl<S: Storage> Database<S> {
             core.src()
                 .slot(history.slot_pos(&core.src(), history.size - 1)?)?
         };
-        let leaf = history.push_slot(&mut core, false, false)?;
+        let leaf = match history.size.checked_sub(1) {
+            Some(newest) if amend => history.slot_pos_detached(&mut core, newest)?,
+            _ => history.push_slot(&mut core, false, false)?,
+        };
         // The new moment's root starts as the previous one's and is kept in
         // memory while the callback runs (opening it as a map repoints it,
         // nested writes may again): the history slot is written once, here
@@ -1218,7 +1287,7 @@ mod tests {
     fn crashed_bytes(db: &mut Database, value: u64) -> Vec<u8> {
         let mut st = TxState::new(db.hasher, db.family.clone(), db.store.len(), Slot::EMPTY);
         let header = db.header;
-        Database::<MemoryStorage>::run_history_tx(&mut db.store, &mut st, header, |tx| {
+        Database::<MemoryStorage>::run_history_tx(&mut db.store, &mut st, header, false, |tx| {
             tx.root_map()?.put("n", value)
         })
         .unwrap();

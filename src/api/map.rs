@@ -106,6 +106,16 @@ struct HamtView<'r> {
 }
 
 impl<'r> HamtView<'r> {
+    /// A cursor on the structure itself (its slot rebuilt from the trie).
+    fn cursor(&self) -> Cursor<'r> {
+        let h = self.hamt;
+        Cursor::new(
+            self.src,
+            Slot::new(h.kind, h.count_pos.unwrap_or(h.block)),
+            None,
+        )
+    }
+
     fn find_key(&self, key: &[u8]) -> Result<Option<EntryRef<'r>>> {
         let hash = self.src.hasher.hash(key)?;
         self.find_hash(&hash)
@@ -144,8 +154,8 @@ macro_rules! view_common {
         }
 
         /// The record for a key.
-        pub fn entry(&self, key: &[u8]) -> Result<Option<EntryRef<'r>>> {
-            self.0.find_key(key)
+        pub fn entry(&self, key: impl AsRef<[u8]>) -> Result<Option<EntryRef<'r>>> {
+            self.0.find_key(key.as_ref())
         }
 
         /// Iterates over every record.
@@ -183,9 +193,11 @@ macro_rules! view_common {
 #[derive(Clone, Copy)]
 pub struct MapView<'r>(HamtView<'r>);
 
+/// A bounded preview: the kind and the first entries (see `preview.rs`).
 impl std::fmt::Debug for MapView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("MapView").field(&self.0.hamt).finish()
+        write!(f, "MapView<{}> ", self.0.hamt.kind)?;
+        crate::api::preview::children(&self.0.cursor(), true, f)
     }
 }
 
@@ -201,7 +213,7 @@ impl<'r> MapView<'r> {
     view_common!();
 
     /// The value stored under `key`, if the key is present.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Cursor<'r>>> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Cursor<'r>>> {
         self.entry(key)?.map(|e| e.value()).transpose()
     }
 
@@ -211,7 +223,7 @@ impl<'r> MapView<'r> {
     }
 
     /// True when `key` is present.
-    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.entry(key)?.is_some())
     }
 }
@@ -244,9 +256,11 @@ impl<'r> MapView<'r> {
 #[derive(Clone, Copy)]
 pub struct SetView<'r>(HamtView<'r>);
 
+/// A bounded preview: the kind and the first entries (see `preview.rs`).
 impl std::fmt::Debug for SetView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SetView").field(&self.0.hamt).finish()
+        write!(f, "SetView<{}> ", self.0.hamt.kind)?;
+        crate::api::preview::children(&self.0.cursor(), false, f)
     }
 }
 
@@ -262,7 +276,7 @@ impl<'r> SetView<'r> {
     view_common!();
 
     /// True when `member` is in the set.
-    pub fn contains(&self, member: &[u8]) -> Result<bool> {
+    pub fn contains(&self, member: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.entry(member)?.is_some())
     }
 
@@ -459,7 +473,7 @@ impl<'t> MapMut<'t> {
     }
 
     /// Reads the value under `key`.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Cursor<'_>>> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Cursor<'_>>> {
         MapView(self.0.view()?).get(key)
     }
 
@@ -469,7 +483,7 @@ impl<'t> MapMut<'t> {
     }
 
     /// True when `key` is present.
-    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         MapView(self.0.view()?).contains_key(key)
     }
 
@@ -554,7 +568,7 @@ impl<'t> SetMut<'t> {
     }
 
     /// True when `member` is in the set.
-    pub fn contains(&self, member: &[u8]) -> Result<bool> {
+    pub fn contains(&self, member: impl AsRef<[u8]>) -> Result<bool> {
         SetView(self.0.view()?).contains(member)
     }
 

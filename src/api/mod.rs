@@ -8,11 +8,18 @@
 //! `compact_into`) live in `impl` blocks in the tools' own files.
 
 pub(crate) mod bytes_io;
+pub(crate) mod children;
+pub(crate) mod convert;
 pub(crate) mod cursor;
 pub(crate) mod cursor_mut;
 pub(crate) mod database;
+pub(crate) mod iterate;
 pub(crate) mod list;
 pub(crate) mod map;
+pub(crate) mod paths;
+pub(crate) mod preview;
 pub(crate) mod snapshot;
 pub(crate) mod sorted;
+#[cfg(feature = "serde")]
+pub mod typed;
 pub(crate) mod value;

@@ -352,7 +352,7 @@ mod tests {
         );
         let m = snap.cursor().as_map().unwrap();
         assert_eq!(
-            m.get(&7u64.to_be_bytes())
+            m.get(7u64.to_be_bytes())
                 .unwrap()
                 .unwrap()
                 .as_uint()

@@ -97,7 +97,7 @@ fn w2(dir: &Path, h: &[[u8; 20]], keys: bool) -> Res {
         let i = rng.next(N);
         want = want.wrapping_add(i);
         let c = if keys {
-            map.get(&key(i))?
+            map.get(key(i))?
         } else {
             map.get_by_hash(&h[i as usize])?
         };

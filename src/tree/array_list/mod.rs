@@ -189,10 +189,21 @@ impl ArrayList {
 
     /// Owns the path to item `k` and returns the position of its slot.
     pub fn slot_pos_mut(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
+        let old_root = self.root;
+        let pos = self.slot_pos_detached(core, k)?;
+        if self.root != old_root {
+            self.write_header(core)?;
+        }
+        Ok(pos)
+    }
+
+    /// Like [`ArrayList::slot_pos_mut`], leaving the header unwritten: the
+    /// history uses it to amend its newest moment, and writes the header
+    /// once, at commit (after the data it points to).
+    pub fn slot_pos_detached(&mut self, core: &mut TxCore<'_>, k: u64) -> Result<u64> {
         let (root, copied) = core.own(self.root, BLOCK_LEN)?;
         if copied {
             self.root = root;
-            self.write_header(core)?;
         }
         let mut block = root;
         for level in (1..=list_shift(self.size) as u32).rev() {
