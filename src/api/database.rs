@@ -91,6 +91,29 @@ pub struct Options {
     pub hash_override: Option<HashKind>,
     /// Commit durability.
     pub durability: Durability,
+    /// How long [`Database::open_with`] and [`Database::create_with`] wait
+    /// for another writer (a handle in this process or another process)
+    /// to let go of the file's lock: `None` (the default) fails at once
+    /// with [`Error::Locked`]; `Some(d)` waits up to `d`, then fails with
+    /// [`Error::LockTimedOut`]. Read-only opens take no lock and never wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use xitdb::{Database, Error, Options};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.xdb");
+    /// let writer = Database::create(&path)?;
+    /// let patient = Options {
+    ///     lock_wait: Some(Duration::from_millis(50)),
+    ///     ..Options::default()
+    /// };
+    /// let second = Database::open_with(&path, patient);
+    /// assert!(matches!(second, Err(Error::LockTimedOut { .. })));
+    /// drop(writer); // the lock goes with the writer
+    /// assert!(Database::open_with(&path, patient).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// An xitdb database over some storage.
@@ -236,9 +259,12 @@ impl Database<FileStorage> {
     }
 
     /// Creates a new database file with options (see [`Options`] for an
-    /// example).
+    /// example); the file is truncated only once its lock is held.
     pub fn create_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
-        Self::open_storage(FileStorage::create(path.as_ref())?, opts)
+        Self::open_storage(
+            FileStorage::create_waiting(path.as_ref(), opts.lock_wait)?,
+            opts,
+        )
     }
 
     /// Opens a database file for writing (creating it if missing); fails
@@ -261,9 +287,13 @@ impl Database<FileStorage> {
         Self::open_with(path, Options::default())
     }
 
-    /// Opens a database file for writing, with options (see [`Options`]).
+    /// Opens a database file for writing, with options (see [`Options`]);
+    /// [`Options::lock_wait`] says whether to wait for another writer.
     pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
-        Self::open_storage(FileStorage::open(path.as_ref())?, opts)
+        Self::open_storage(
+            FileStorage::open_waiting(path.as_ref(), opts.lock_wait)?,
+            opts,
+        )
     }
 
     /// Opens a database file read-only. Takes no lock, so it can be used
