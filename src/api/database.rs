@@ -10,6 +10,7 @@
 use crate::api::cursor::Cursor;
 use crate::api::cursor_mut::CursorMut;
 use crate::api::map::MapMut;
+use crate::api::redo;
 use crate::api::snapshot::Snapshot;
 use crate::error::{Error, Result};
 use crate::format::{HashKind, Hasher};
@@ -472,6 +473,11 @@ impl<S: Storage> Database<S> {
                 self.store.truncate(HEADER_LEN)?;
                 self.store.sync()?;
             }
+            // A root map: finish a commit that a crash interrupted after
+            // its commit point (FORMAT.md §8.8).
+            (tag, _, _) if tag.is_hamt() => {
+                self.header.tag = redo::roll_forward(&mut self.store, self.header)?;
+            }
             _ => {}
         }
         Ok(())
@@ -821,7 +827,8 @@ impl<S: Storage> Database<S> {
             }
             .into());
         }
-        let (value, tag) = self.atomically(self.root_slot(), |store, st| {
+        let tag = self.atomically(self.root_slot(), |store, st| {
+            let data_start = store.len();
             let mut tx = Transaction {
                 store: Store::new(store)?,
                 st,
@@ -830,49 +837,62 @@ impl<S: Storage> Database<S> {
             };
             let value = f(&mut tx)?;
             let root = tx.st.root;
-            store.flush()?;
-            if durability == Durability::Full {
-                store.sync()?;
-            }
-            let tag = Self::commit_root(TxCore::open(store, st)?, root, header)?;
-            sync_as(store, durability)?;
+            let tag = Self::commit_root(store, st, root, header, durability, data_start)?;
             Ok::<_, E>((value, tag))
         })?;
-        self.header.tag = tag;
-        Ok(value)
+        self.header.tag = tag.1;
+        Ok(tag.0)
     }
 
-    /// Moves a root-map transaction's root block to offset 12 and sets the
-    /// header tag (both through the undo log).
-    fn commit_root(mut core: TxCore<'_>, root: Slot, header: Header) -> Result<Tag> {
+    /// Publishes a root-map transaction's root at offset 12 (FORMAT.md
+    /// §8.8): data first, then a redo record after it (the commit point),
+    /// then the root over offset 12 and the header tag (through the undo
+    /// log), each made durable as `durability` asks; finally the record is
+    /// retired. A first root made at offset 12 itself needs only the tag.
+    fn commit_root(
+        store: &mut S,
+        st: &mut TxState,
+        root: Slot,
+        header: Header,
+        durability: Durability,
+        data_start: u64,
+    ) -> Result<Tag> {
         match root.tag {
             Tag::None => return Ok(header.tag),
             t if t.is_hamt() => {}
             t => return Err(Error::InvalidRoot(t)),
         }
-        let head_len = |t: Tag| Hamt::from_slot(Slot::new(t, 0)).map(|h| h.block + BLOCK_LEN);
+        let head_len = redo::head_len(root.tag)?;
         if root.value != DATABASE_START
-            && (header.tag == Tag::None || head_len(header.tag)? != head_len(root.tag)?)
+            && (header.tag == Tag::None || redo::head_len(header.tag)? != head_len)
         {
             // The root block must be rewritten at offset 12 in the same
             // space: the root cannot change between counted and uncounted.
             return Err(Error::WrongRoot { found: header.tag });
         }
-        if root.value != DATABASE_START {
-            let hamt = Hamt::from_slot(root)?;
-            let head_start = hamt.count_pos.unwrap_or(hamt.block);
-            let head = core
-                .src()
-                .bytes(head_start, hamt.block + BLOCK_LEN - head_start)?
-                .into_owned();
-            core.write_at(DATABASE_START, &head)?;
+        let head_pos = match Hamt::from_slot(root)? {
+            h if root.value != DATABASE_START => Some(h.count_pos.unwrap_or(h.block)),
+            _ => None,
+        };
+        let record = match head_pos {
+            Some(p) => Some(redo::append(store, data_start, p, head_len, root.tag)?),
+            None => None,
+        };
+        store.flush()?;
+        if durability == Durability::Full {
+            store.sync()?;
         }
-        if root.tag != header.tag {
-            let h = Header {
-                tag: root.tag,
-                ..header
-            };
-            core.write_at(0, &h.encode())?;
+        let mut core = TxCore::open(store, st)?;
+        let head = match head_pos {
+            Some(p) => Some(core.src().bytes(p, head_len)?.into_owned()),
+            None => None,
+        };
+        redo::publish(head.as_deref(), root.tag, header, |pos, bytes| {
+            core.write_at(pos, bytes)
+        })?;
+        sync_as(store, durability)?;
+        if let Some(pos) = record {
+            redo::retire(store, pos)?;
         }
         Ok(root.tag)
     }

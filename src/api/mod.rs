@@ -13,6 +13,7 @@ pub(crate) mod cursor_mut;
 pub(crate) mod database;
 pub(crate) mod list;
 pub(crate) mod map;
+pub(crate) mod redo;
 pub(crate) mod snapshot;
 pub(crate) mod sorted;
 pub(crate) mod value;
