@@ -148,6 +148,11 @@ pub struct Database<S: Storage = MemoryStorage> {
     /// Set when a failed transaction could not be rolled back (the storage
     /// kept failing); the next write first recovers from what is stored.
     poisoned: bool,
+    /// Where the root (of a root-map database) is read: offset 12, or, for
+    /// a read-only handle on a file whose last root-map commit passed its
+    /// commit point but has not finished its root write, the copy of the
+    /// new root that the commit's redo record names (FORMAT.md §8.8).
+    root_at: u64,
 }
 
 impl<S: Storage> std::fmt::Debug for Database<S> {
@@ -195,6 +200,7 @@ impl Database<MemoryStorage> {
             durability: opts.durability,
             history: None,
             poisoned: false,
+            root_at: DATABASE_START,
         }
     }
 
@@ -379,6 +385,7 @@ impl<S: Storage> Database<S> {
             durability: opts.durability,
             history: None,
             poisoned: false,
+            root_at: DATABASE_START,
         };
         db.recover()?;
         Ok(db)
@@ -401,6 +408,16 @@ impl<S: Storage> Database<S> {
             if header.tag != Tag::ArrayList {
                 self.header = header;
                 self.history = None;
+                self.root_at = DATABASE_START;
+                if read_only && header.tag.is_hamt() {
+                    // A root-map commit past its commit point, its root
+                    // write unfinished (a crash, or a writer in another
+                    // process): read the new root from its copy.
+                    if let Some((_, redo)) = redo::find(&self.store, header)? {
+                        self.header.tag = redo.tag;
+                        self.root_at = redo.head_pos;
+                    }
+                }
                 return Ok(None);
             }
             let top_raw: [u8; 24] = src.array(DATABASE_START)?;
@@ -529,11 +546,12 @@ impl<S: Storage> Database<S> {
         self.store.len() <= HEADER_LEN
     }
 
-    /// The root slot, as the header describes it (at offset 12).
+    /// The root slot, as the header describes it (at offset 12; see
+    /// `root_at` for the one exception).
     fn root_slot(&self) -> Slot {
         match self.header.tag {
             Tag::None => Slot::EMPTY,
-            tag => Slot::new(tag, DATABASE_START),
+            tag => Slot::new(tag, self.root_at),
         }
     }
 

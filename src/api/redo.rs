@@ -31,7 +31,7 @@ const CHUNK: u64 = 64 << 10;
 /// `data_start` up to the record, then its fields.
 fn checksum(store: &dyn Storage, redo: &Redo, record_pos: u64) -> Result<[u8; 16]> {
     let mut sum = RedoSum::new();
-    let mut buf = vec![0u8; CHUNK as usize];
+    let mut buf = vec![0u8; record_pos.saturating_sub(redo.data_start).min(CHUNK) as usize];
     let mut pos = redo.data_start;
     while pos < record_pos {
         let n = (record_pos - pos).min(CHUNK);
@@ -92,7 +92,7 @@ pub(crate) fn retire(store: &mut dyn Storage, record_pos: u64) -> Result<()> {
 /// The end of the last non-zero byte of the storage (at least the header's).
 fn data_end(store: &dyn Storage) -> Result<u64> {
     let mut end = store.len();
-    let mut buf = vec![0u8; CHUNK as usize];
+    let mut buf = vec![0u8; end.saturating_sub(HEADER_LEN).min(CHUNK) as usize];
     while end > HEADER_LEN {
         let start = end.saturating_sub(CHUNK).max(HEADER_LEN);
         let part = buf.get_mut(..(end - start) as usize).unwrap_or_default();

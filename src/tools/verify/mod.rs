@@ -343,6 +343,7 @@ impl<S: Storage> Database<S> {
     /// ```
     pub fn verify(&self) -> Result<Report> {
         let mut v = Verifier::new(self.src());
+        v.root = Some(self.root().slot());
         let mut moments = 0;
         let problem = match v.check_all(self.storage().is_writable(), &mut moments) {
             Ok(()) => None,
