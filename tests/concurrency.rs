@@ -103,7 +103,11 @@ const WAIT_ENV: &str = "XITDB_CHILD_WAIT";
 const WRITE_ENV: &str = "XITDB_CHILD_WRITE";
 /// A reader that follows the writer up to a count: `<moments>,<path>`.
 const READ_ENV: &str = "XITDB_CHILD_READ";
-const CHILD_ENVS: [&str; 5] = [PROBE_ENV, HOLD_ENV, WAIT_ENV, WRITE_ENV, READ_ENV];
+/// A reader that holds a cursor on a large value, then reads it: `<path>`.
+const MAPPED_ENV: &str = "XITDB_CHILD_MAPPED";
+const CHILD_ENVS: [&str; 6] = [
+    PROBE_ENV, HOLD_ENV, WAIT_ENV, WRITE_ENV, READ_ENV, MAPPED_ENV,
+];
 /// Marks the children's own output lines (libtest prints on the same lines).
 const MARK: &str = "@xitdb ";
 
@@ -176,6 +180,21 @@ fn zz_child_process_helper() {
     if let Ok(cfg) = std::env::var(WRITE_ENV) {
         let (moments, path) = cfg.split_once(',').unwrap();
         writer_child(moments.parse().unwrap(), Path::new(path));
+        std::process::exit(0);
+    }
+    if let Ok(path) = std::env::var(MAPPED_ENV) {
+        // Find the blob (reading pointers through the memory map), say so,
+        // wait for a line, then read the blob's bytes through the map.
+        let db = Database::open_read_only(&path).unwrap();
+        let moment = db.moment(-1).unwrap().as_map().unwrap();
+        let blob = moment.get(b"blob").unwrap().unwrap();
+        println!("{MARK}mapped");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).unwrap();
+        let sum = blob
+            .as_bytes()
+            .map(|b| b.iter().map(|&x| u64::from(x)).sum::<u64>());
+        println!("{MARK}read {sum:?}");
         std::process::exit(0);
     }
     if let Ok(cfg) = std::env::var(READ_ENV) {
@@ -385,6 +404,46 @@ fn reader_processes_see_whole_moments_while_a_writer_process_commits() {
     for i in 0..MOMENTS {
         assert_eq!(check_moment(db.moment(i as i64).unwrap(), CHILD_BLOB), i);
     }
+}
+
+/// What does not survive: a file cut short by another process while a
+/// reader has it mapped. The reader's next read of the lost bytes through
+/// the map kills it with SIGBUS (memory-mapped reads cannot report it as an
+/// error); the next open reports the file as `Truncated`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_mapped_reader_dies_with_sigbus_when_another_process_truncates_the_file() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.xdb");
+    let mut db = Database::create(&path).unwrap();
+    commit(&mut db, 0, 1 << 20);
+    drop(db);
+    let mut reader = child(MAPPED_ENV, &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(reader.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| marked(&l));
+    assert_eq!(lines.next().as_deref(), Some("mapped"));
+    // another process (this one) cuts the file to its first page
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    writeln!(reader.stdin.take().unwrap(), "go").unwrap();
+    let status = reader.wait().unwrap();
+    assert_eq!(status.signal(), Some(7), "SIGBUS, not {status:?}");
+    assert!(matches!(
+        Database::open_read_only(&path),
+        Err(Error::Truncated { .. })
+    ));
 }
 
 // ------------------------------------------------------- concurrent readers

@@ -19,9 +19,13 @@
 //! sector): the sweeps treat those as atomic, as a disk writing whole sectors
 //! does. `torn_commit_writes_are_described` tears them at every byte and
 //! records what a reopen shows; for a history that shows states mixing two
-//! commits (`bug_torn_history_header_mixes_states`), and for a root map —
-//! whose commit overwrites its root block in place, FORMAT.md §8.8 — it
-//! shows mixed or unreadable roots, as documented.
+//! commits (`bug_torn_history_header_mixes_states`); a root map's commit,
+//! which overwrites its root block in place after making a redo record
+//! durable (FORMAT.md §8.8), must reopen to the new state at every cut.
+//! `root_map_commits_survive_a_crash_at_every_byte` tears every write of a
+//! root-map commit at every byte, and
+//! `read_only_opens_of_crashed_root_maps_agree_with_recovery` checks that a
+//! read-only open (which does not recover) reads the same state.
 //!
 //! The checks, for every fault at every position, in every scenario (the
 //! first transaction, a later one, the 17th moment whose history root grows,
@@ -31,8 +35,10 @@
 //! * the same handle, once the fault is cleared, commits new transactions;
 //! * a reopen (a new database over the stored bytes, or over the crash
 //!   image) shows exactly the last committed state — or, for a fault at or
-//!   after the commit point (the header write), possibly the new state;
-//!   never a mix; and it commits a further transaction;
+//!   after the commit point (the header write; for a root map, the append
+//!   of its redo record), possibly the new state, and only the new state
+//!   for a crash once the commit point is in the file; never a mix; and it
+//!   commits a further transaction;
 //! * with a fault that stops after firing (the rollback runs cleanly), the
 //!   bytes are those from before the transaction, byte for byte, the commit
 //!   itself included (FORMAT.md §8.5).
