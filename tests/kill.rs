@@ -298,7 +298,15 @@ struct Tally {
 /// Checks the file after a kill, given the last commit known before it;
 /// returns the commit the file holds now.
 fn check(kind: Kind, path: &Path, known: Option<u64>, t: &mut Tally, rng: &mut Rng) -> Option<u64> {
-    let reader = Database::open_read_only(path).unwrap();
+    let reader = match Database::open_read_only(path) {
+        Ok(r) => r,
+        // killed before the first child made the file, or wrote its header
+        Err(Error::Io(e)) if known.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
+            return None
+        }
+        Err(Error::TooShort { len: 0 }) if known.is_none() => return None,
+        Err(e) => panic!("{} after kill {}: open: {e:?}", kind.name(), t.kills),
+    };
     let seen = match state(&reader, kind, rng) {
         Ok(s) => s,
         Err(e) => {

@@ -845,7 +845,7 @@ impl<S: Storage> Database<S> {
             }
             .into());
         }
-        let tag = self.atomically(self.root_slot(), |store, st| {
+        let (value, tag) = self.atomically(self.root_slot(), |store, st| {
             let data_start = store.len();
             let mut tx = Transaction {
                 store: Store::new(store)?,
@@ -858,8 +858,8 @@ impl<S: Storage> Database<S> {
             let tag = Self::commit_root(store, st, root, header, durability, data_start)?;
             Ok::<_, E>((value, tag))
         })?;
-        self.header.tag = tag.1;
-        Ok(tag.0)
+        self.header.tag = tag;
+        Ok(value)
     }
 
     /// Publishes a root-map transaction's root at offset 12 (FORMAT.md
@@ -876,7 +876,12 @@ impl<S: Storage> Database<S> {
         data_start: u64,
     ) -> Result<Tag> {
         match root.tag {
-            Tag::None => return Ok(header.tag),
+            Tag::None => {
+                // nothing to publish; what was appended is made durable
+                // as before
+                sync_as(store, durability)?;
+                return Ok(header.tag);
+            }
             t if t.is_hamt() => {}
             t => return Err(Error::InvalidRoot(t)),
         }
