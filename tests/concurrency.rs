@@ -116,6 +116,16 @@ fn marked(line: &str) -> Option<String> {
     line.find(MARK).map(|i| line[i + MARK.len()..].to_string())
 }
 
+/// Spawns a child with its stdout piped; the lines it marked, as they come.
+fn spawn_marked(cmd: &mut Command) -> (std::process::Child, impl Iterator<Item = String>) {
+    let mut c = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let lines = BufReader::new(c.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| marked(&l));
+    (c, lines)
+}
+
 /// Blob size of the moments the writer child commits.
 const CHILD_BLOB: usize = 3000;
 
@@ -352,14 +362,7 @@ fn a_writer_asked_to_wait_gets_the_lock_when_another_process_lets_go() {
         other => panic!("expected LockTimedOut, got {other:?}"),
     }
     // a second process that waits
-    let mut waiter = child(WAIT_ENV, &path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(waiter.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| marked(&l));
+    let (mut waiter, mut lines) = spawn_marked(child(WAIT_ENV, &path).stdin(Stdio::null()));
     assert_eq!(lines.next().as_deref(), Some("waiting"));
     // give it time to be inside its wait (only makes the test stronger)
     std::thread::sleep(Duration::from_millis(300));
@@ -420,15 +423,7 @@ fn a_mapped_reader_dies_with_sigbus_when_another_process_truncates_the_file() {
     let mut db = Database::create(&path).unwrap();
     commit(&mut db, 0, 1 << 20);
     drop(db);
-    let mut reader = child(MAPPED_ENV, &path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(reader.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| marked(&l));
+    let (mut reader, mut lines) = spawn_marked(child(MAPPED_ENV, &path).stdin(Stdio::piped()));
     assert_eq!(lines.next().as_deref(), Some("mapped"));
     // another process (this one) cuts the file to its first page
     std::fs::OpenOptions::new()
