@@ -169,9 +169,19 @@ pub enum Error {
     #[error("the database is read-only")]
     ReadOnly,
 
-    /// Another writer holds the database's lock.
+    /// Another writer (another handle, in this process or another one)
+    /// holds the database's lock; returned at once when no wait was asked
+    /// for ([`Options::lock_wait`](crate::Options::lock_wait) is `None`).
     #[error("the database is locked by another writer")]
     Locked,
+
+    /// Another writer still held the database's lock when the wait asked
+    /// for ([`Options::lock_wait`](crate::Options::lock_wait)) ran out.
+    #[error("the database is still locked by another writer after waiting {waited:?}")]
+    LockTimedOut {
+        /// How long the open waited for the lock.
+        waited: std::time::Duration,
+    },
 
     /// The operation needs a history (top-level array list) or a root map of the other kind.
     #[error("the database root is {found}, which this operation cannot use")]

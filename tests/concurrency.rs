@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
+use std::time::Duration;
 use xitdb::storage::Storage;
-use xitdb::{Cursor, Database, Durability, Error, Snapshot};
+use xitdb::{Cursor, Database, Durability, Error, Options, Snapshot};
 
 type R = Result<(), Error>;
 
@@ -96,6 +97,37 @@ fn second_writer_in_the_same_process_is_refused() {
 const PROBE_ENV: &str = "XITDB_CHILD_LOCK";
 const HOLD_ENV: &str = "XITDB_CHILD_HOLD";
 const HOLDING: &str = "XITDB-CHILD-HOLDS-THE-LOCK";
+/// A writer that waits for the lock: `<path>`.
+const WAIT_ENV: &str = "XITDB_CHILD_WAIT";
+/// A writer that commits moments up to a count: `<moments>,<path>`.
+const WRITE_ENV: &str = "XITDB_CHILD_WRITE";
+/// A reader that follows the writer up to a count: `<moments>,<path>`.
+const READ_ENV: &str = "XITDB_CHILD_READ";
+/// A reader that holds a cursor on a large value, then reads it: `<path>`.
+const MAPPED_ENV: &str = "XITDB_CHILD_MAPPED";
+const CHILD_ENVS: [&str; 6] = [
+    PROBE_ENV, HOLD_ENV, WAIT_ENV, WRITE_ENV, READ_ENV, MAPPED_ENV,
+];
+/// Marks the children's own output lines (libtest prints on the same lines).
+const MARK: &str = "@xitdb ";
+
+/// The text after the mark, on a child's output line.
+fn marked(line: &str) -> Option<String> {
+    line.find(MARK).map(|i| line[i + MARK.len()..].to_string())
+}
+
+/// Spawns a child with its stdout piped; the lines it marked, as they come.
+fn spawn_marked(cmd: &mut Command) -> (std::process::Child, impl Iterator<Item = String>) {
+    let mut c = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let lines = BufReader::new(c.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| marked(&l));
+    (c, lines)
+}
+
+/// Blob size of the moments the writer child commits.
+const CHILD_BLOB: usize = 3000;
 
 /// Exit codes of the probe child: tens = writable open, units = read-only open.
 const WRITER_OPENED: i32 = 10;
@@ -127,31 +159,123 @@ fn zz_child_process_helper() {
         std::process::exit(writer + reader);
     }
     if let Ok(path) = std::env::var(HOLD_ENV) {
-        // Take the lock, commit, announce it, then wait for stdin to close.
+        // Take the lock, commit, announce it, then wait for stdin to close;
+        // commit once more and let go.
         let mut db = Database::open(&path).unwrap();
         commit_n(&mut db, 1000);
         println!("{HOLDING}");
         let mut sink = String::new();
         while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+        commit_n(&mut db, 1001);
         drop(db);
+        std::process::exit(0);
+    }
+    if let Ok(path) = std::env::var(WAIT_ENV) {
+        // Wait (as long as it takes) for the lock, say what was committed
+        // when it came, and commit.
+        println!("{MARK}waiting");
+        let opts = Options {
+            lock_wait: Some(Duration::from_secs(120)),
+            ..Options::default()
+        };
+        let mut db = Database::open_with(&path, opts).unwrap();
+        println!(
+            "{MARK}opened {} {}",
+            db.moment_count().unwrap(),
+            latest_n(&db)
+        );
+        commit_n(&mut db, 2000);
+        std::process::exit(0);
+    }
+    if let Ok(cfg) = std::env::var(WRITE_ENV) {
+        let (moments, path) = cfg.split_once(',').unwrap();
+        writer_child(moments.parse().unwrap(), Path::new(path));
+        std::process::exit(0);
+    }
+    if let Ok(path) = std::env::var(MAPPED_ENV) {
+        // Find the blob (reading pointers through the memory map), say so,
+        // wait for a line, then read the blob's bytes through the map.
+        let db = Database::open_read_only(&path).unwrap();
+        let moment = db.moment(-1).unwrap().as_map().unwrap();
+        let blob = moment.get(b"blob").unwrap().unwrap();
+        println!("{MARK}mapped");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).unwrap();
+        let sum = blob
+            .as_bytes()
+            .map(|b| b.iter().map(|&x| u64::from(x)).sum::<u64>());
+        println!("{MARK}read {sum:?}");
+        std::process::exit(0);
+    }
+    if let Ok(cfg) = std::env::var(READ_ENV) {
+        let (moments, path) = cfg.split_once(',').unwrap();
+        let seen = reader_child(moments.parse().unwrap(), Path::new(path));
+        println!("{MARK}seen {seen}");
         std::process::exit(0);
     }
 }
 
-fn child(env: &str, path: &Path) -> Command {
+/// The writer process: commits moments until there are `moments`, with a
+/// large transaction that fails (and is rolled back) now and then.
+fn writer_child(moments: u64, path: &Path) {
+    let opts = Options {
+        durability: Durability::None,
+        lock_wait: Some(Duration::from_secs(120)),
+        ..Options::default()
+    };
+    let mut db = Database::open_with(path, opts).unwrap();
+    for t in db.moment_count().unwrap()..moments {
+        if t % 50 == 25 {
+            let r = db.transact(|tx| -> R {
+                let mut m = tx.root_map()?;
+                m.put("n", u64::MAX)?;
+                m.put("blob", &vec![0u8; 1 << 20])?;
+                Err(Error::InvalidArgument("abort"))
+            });
+            assert!(r.is_err());
+        }
+        commit(&mut db, t, CHILD_BLOB);
+    }
+}
+
+/// A reader process: opens the file read-only and refreshes until it sees
+/// `moments` moments; every moment it sees must be whole, and the count
+/// never goes back. Returns how many distinct counts it saw.
+fn reader_child(moments: u64, path: &Path) -> u64 {
+    let mut r = Database::open_read_only(path).unwrap();
+    let (mut last, mut seen) = (0u64, 0u64);
+    loop {
+        r.refresh().unwrap();
+        let count = r.moment_count().unwrap();
+        assert!(count >= last, "history shrank: {count} after {last}");
+        if count > last {
+            seen += 1;
+            last = count;
+            assert_eq!(check_moment(r.moment(-1).unwrap(), CHILD_BLOB) + 1, count);
+            let older = (count * 7919) % count;
+            assert_eq!(
+                check_moment(r.moment(older as i64).unwrap(), CHILD_BLOB),
+                older
+            );
+        }
+        if count == moments {
+            return seen;
+        }
+    }
+}
+
+fn child(env: &str, path: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
     c.args([
         "zz_child_process_helper",
         "--exact",
         "--nocapture",
         "--test-threads=1",
-    ])
-    .env(env, path)
-    .env_remove(if env == PROBE_ENV {
-        HOLD_ENV
-    } else {
-        PROBE_ENV
-    });
+    ]);
+    for other in CHILD_ENVS {
+        c.env_remove(other);
+    }
+    c.env(env, path);
     c
 }
 
@@ -190,17 +314,7 @@ fn a_lock_held_by_another_process_refuses_us_until_it_dies() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("held.xdb");
     drop(Database::create(&path).unwrap());
-    let mut holder = child(HOLD_ENV, &path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = holder.stdout.take().unwrap();
-    let announced = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains(HOLDING));
-    assert!(announced, "the child never took the lock");
+    let mut holder = hold(&path);
 
     assert!(matches!(Database::open(&path), Err(Error::Locked)));
     assert!(matches!(Database::create(&path), Err(Error::Locked)));
@@ -214,6 +328,117 @@ fn a_lock_held_by_another_process_refuses_us_until_it_dies() {
     let mut db = Database::open(&path).unwrap();
     commit_n(&mut db, 1001);
     assert_eq!(db.moment_count().unwrap(), 2);
+}
+
+/// Starts the holder child and waits until it holds the lock.
+fn hold(path: &Path) -> std::process::Child {
+    let mut holder = child(HOLD_ENV, path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = holder.stdout.take().unwrap();
+    let announced = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains(HOLDING));
+    assert!(announced, "the child never took the lock");
+    holder
+}
+
+#[test]
+fn a_writer_asked_to_wait_gets_the_lock_when_another_process_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wait.xdb");
+    drop(Database::create(&path).unwrap());
+    let mut holder = hold(&path);
+    // a wait that runs out is its own error
+    let short = Options {
+        lock_wait: Some(Duration::from_millis(100)),
+        ..Options::default()
+    };
+    match Database::open_with(&path, short) {
+        Err(Error::LockTimedOut { waited }) => assert!(waited >= Duration::from_millis(100)),
+        other => panic!("expected LockTimedOut, got {other:?}"),
+    }
+    // a second process that waits
+    let (mut waiter, mut lines) = spawn_marked(child(WAIT_ENV, &path).stdin(Stdio::null()));
+    assert_eq!(lines.next().as_deref(), Some("waiting"));
+    // give it time to be inside its wait (only makes the test stronger)
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(waiter.try_wait().unwrap().is_none(), "the waiter gave up");
+    // the holder commits its second moment only now, then lets go: the
+    // waiter must see that moment, so it got the lock after the release
+    drop(holder.stdin.take());
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(lines.next().as_deref(), Some("opened 2 1001"));
+    assert!(waiter.wait().unwrap().success());
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.moment_count().unwrap(), 3);
+    assert_eq!(latest_n(&db), 2000);
+}
+
+#[test]
+fn reader_processes_see_whole_moments_while_a_writer_process_commits() {
+    const MOMENTS: u64 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("procs.xdb");
+    let mut db = Database::create(&path).unwrap();
+    commit(&mut db, 0, CHILD_BLOB);
+    drop(db);
+    let cfg = format!("{MOMENTS},{}", path.display());
+    let spawn = |env: &str| child(env, &cfg).stdout(Stdio::piped()).spawn().unwrap();
+    let readers: Vec<_> = (0..3).map(|_| spawn(READ_ENV)).collect();
+    let writer = spawn(WRITE_ENV);
+    let out = writer.wait_with_output().unwrap();
+    assert!(out.status.success(), "the writer failed");
+    for r in readers {
+        let out = r.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "a reader failed: {text}");
+        let seen = text
+            .lines()
+            .find_map(|l| marked(l)?.strip_prefix("seen ").map(str::to_string));
+        eprintln!("a reader saw {seen:?} distinct moment counts");
+        assert!(seen.is_some_and(|n| n.parse::<u64>().unwrap() >= 1));
+    }
+    let db = Database::open_read_only(&path).unwrap();
+    assert_eq!(db.moment_count().unwrap(), MOMENTS);
+    for i in 0..MOMENTS {
+        assert_eq!(check_moment(db.moment(i as i64).unwrap(), CHILD_BLOB), i);
+    }
+}
+
+/// What does not survive: a file cut short by another process while a
+/// reader has it mapped. The reader's next read of the lost bytes through
+/// the map kills it with SIGBUS (memory-mapped reads cannot report it as an
+/// error); the next open reports the file as `Truncated`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_mapped_reader_dies_with_sigbus_when_another_process_truncates_the_file() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.xdb");
+    let mut db = Database::create(&path).unwrap();
+    commit(&mut db, 0, 1 << 20);
+    drop(db);
+    let (mut reader, mut lines) = spawn_marked(child(MAPPED_ENV, &path).stdin(Stdio::piped()));
+    assert_eq!(lines.next().as_deref(), Some("mapped"));
+    // another process (this one) cuts the file to its first page
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    writeln!(reader.stdin.take().unwrap(), "go").unwrap();
+    let status = reader.wait().unwrap();
+    assert_eq!(status.signal(), Some(7), "SIGBUS, not {status:?}");
+    assert!(matches!(
+        Database::open_read_only(&path),
+        Err(Error::Truncated { .. })
+    ));
 }
 
 // ------------------------------------------------------- concurrent readers

@@ -19,9 +19,13 @@
 //! sector): the sweeps treat those as atomic, as a disk writing whole sectors
 //! does. `torn_commit_writes_are_described` tears them at every byte and
 //! records what a reopen shows; for a history that shows states mixing two
-//! commits (`bug_torn_history_header_mixes_states`), and for a root map —
-//! whose commit overwrites its root block in place, FORMAT.md §8.8 — it
-//! shows mixed or unreadable roots, as documented.
+//! commits (`bug_torn_history_header_mixes_states`); a root map's commit,
+//! which overwrites its root block in place after making a redo record
+//! durable (FORMAT.md §8.8), must reopen to the new state at every cut.
+//! `root_map_commits_survive_a_crash_at_every_byte` tears every write of a
+//! root-map commit at every byte, and
+//! `read_only_opens_of_crashed_root_maps_agree_with_recovery` checks that a
+//! read-only open (which does not recover) reads the same state.
 //!
 //! The checks, for every fault at every position, in every scenario (the
 //! first transaction, a later one, the 17th moment whose history root grows,
@@ -31,8 +35,10 @@
 //! * the same handle, once the fault is cleared, commits new transactions;
 //! * a reopen (a new database over the stored bytes, or over the crash
 //!   image) shows exactly the last committed state — or, for a fault at or
-//!   after the commit point (the header write), possibly the new state;
-//!   never a mix; and it commits a further transaction;
+//!   after the commit point (the header write; for a root map, the append
+//!   of its redo record), possibly the new state, and only the new state
+//!   for a crash once the commit point is in the file; never a mix; and it
+//!   commits a further transaction;
 //! * with a fault that stops after firing (the rollback runs cleanly), the
 //!   bytes are those from before the transaction, byte for byte, the commit
 //!   itself included (FORMAT.md §8.5).
@@ -70,6 +76,7 @@ use common::storage::{
     lock, overwrite, After, Call, CallKind, Ctl, Fault, FaultKind, FaultyStorage, Hit, Pending,
     DATABASE_START,
 };
+use xitdb::format::REDO_LEN;
 
 /// Known bug (see `bug_transaction_after_failed_rollback_uses_stale_header`):
 /// after the rollback of a database's first commit failed, the next
@@ -329,6 +336,9 @@ struct Prepared {
     /// writes), and of the last one: the commit point.
     first_header: Option<usize>,
     publish: Option<usize>,
+    /// A root-map commit's redo record (FORMAT.md §8.8): the index of its
+    /// append, and of the first flush after it, which hands it to the file.
+    record: Option<(usize, usize)>,
 }
 
 fn opts(mode: Durability) -> Options {
@@ -364,6 +374,7 @@ fn prepare(sc: Scenario, mode: Durability) -> Prepared {
     let header = |c: &Call| c.op == CallKind::WriteAt && c.pos <= DATABASE_START;
     let first_header = clean.iter().position(header);
     let publish = clean.iter().rposition(header);
+    let record = redo_record(&clean, first_header);
     Prepared {
         sc,
         mode,
@@ -374,7 +385,21 @@ fn prepare(sc: Scenario, mode: Durability) -> Prepared {
         clean,
         first_header,
         publish,
+        record,
     }
+}
+
+/// Where a root-map commit appends its redo record (the last append before
+/// the first header write, of the record's length) and the first flush
+/// after it.
+fn redo_record(clean: &[Call], first_header: Option<usize>) -> Option<(usize, usize)> {
+    let before = clean.get(..first_header?)?;
+    let r = before.iter().rposition(|c| c.op == CallKind::Append)?;
+    if before[r].len != REDO_LEN {
+        return None;
+    }
+    let f = r + before[r..].iter().position(|c| c.op == CallKind::Flush)?;
+    Some((r, f))
 }
 
 /// Which outcomes a reopen may show.
@@ -398,6 +423,18 @@ impl Prepared {
         let (Some(first), Some(publish)) = (self.first_header, self.publish) else {
             return Allowed::Old;
         };
+        if let Some((record, flushed)) = self.record {
+            // The commit point is the record on disk: before it the old
+            // state, once it is in the file the new one (the next open
+            // writes the root again), in between either.
+            return if hit.index < record {
+                Allowed::Old
+            } else if crash && hit.index > flushed {
+                Allowed::New
+            } else {
+                Allowed::Either
+            };
+        }
         if hit.index < first {
             Allowed::Old
         } else if crash && hit.index > publish {
@@ -826,7 +863,12 @@ fn power_loss<B: Backend>(
     let header_pending = pending
         .iter()
         .any(|w| matches!(w, Pending::Write(pos, _) if *pos <= DATABASE_START));
-    let allowed = if header_pending {
+    // A root map's redo record may be synced or pending from its append on.
+    let record_written = p.record.is_some_and(|(r, _)| hit.index >= r);
+    let publish_synced = p.publish.is_some_and(|k| hit.index > k) && !header_pending;
+    let allowed = if publish_synced && p.mode == Durability::Full {
+        Allowed::New
+    } else if header_pending || record_written {
         Allowed::Either
     } else {
         Allowed::Old
@@ -1226,10 +1268,12 @@ fn crashes_file() {
 /// A write torn inside a commit's header (byte-granular tearing, which a
 /// disk that writes 512-byte sectors atomically never does): what a reopen
 /// shows for every cut. A cut of 0 must show the old state, a full write the
-/// new one, and nothing may panic; in between, root maps are documented as
-/// unrecoverable (FORMAT.md §8.8) and histories are checked by
-/// `bug_torn_history_header_mixes_states`. Seen when this was written
-/// (`--nocapture` prints the table):
+/// new one, and nothing may panic; in between, histories are checked by
+/// `bug_torn_history_header_mixes_states`. A root-map commit that rewrites
+/// its root block has its redo record on disk before that write (FORMAT.md
+/// §8.8), so every cut must show the new state
+/// (`root_map_commits_survive_a_crash_at_every_byte` tears every other
+/// write too). Seen when this was written (`--nocapture` prints the table):
 ///
 /// * history header (24 bytes, `{size, ptr, file_size}`): cuts 0..=7 keep
 ///   the old state; cuts 8..=23 give the new size with the old or a
@@ -1238,9 +1282,10 @@ fn crashes_file() {
 /// * `truncate_history`'s 16 bytes: cuts 8..=15 give the new size with the
 ///   old root: every moment fails to read (`UnexpectedTag`);
 /// * a root map's first commit writes only the tag byte: old, then new;
-/// * a later root-map commit rewrites the 144-byte root block: cuts past
-///   its first changed slot give roots that fail to read or that read as a
-///   map equal to neither state (the open itself succeeds).
+/// * a later root-map commit rewrites the 144-byte root block: every cut
+///   (0..=144) reopens to the new state, the open finishing the write.
+///   (Before the redo record, cuts past the first changed slot gave roots
+///   that failed to read or read as a map equal to neither state.)
 #[test]
 fn torn_commit_writes_are_described() {
     for sc in all_scenarios() {
@@ -1248,6 +1293,10 @@ fn torn_commit_writes_are_described() {
         let table = torn_publish_table(&Mem, &p);
         eprintln!("{}: {}", sc.name, summarize(&table));
         assert!(table.iter().all(|(_, o)| !o.contains("PANIC")));
+        if p.record.is_some() {
+            assert!(table.iter().all(|(_, o)| o == "new"), "{}", sc.name);
+            continue;
+        }
         assert_eq!(
             table.first().map(|t| t.1.as_str()),
             Some("old"),
@@ -1263,6 +1312,182 @@ fn torn_commit_writes_are_described() {
     }
 }
 
+/// Root-map commits (FORMAT.md §8.8) crashed at every call they make, each
+/// torn at every byte (a flush at every byte of what it writes), on memory
+/// and on files, in every durability mode: the reopen shows the old or the
+/// new state — the new one once the redo record reached the file — and
+/// takes a further commit. On memory each crash also runs the power-loss
+/// model (`Full` asserted). The sector-atomic header writes of the other
+/// sweeps are torn here too.
+#[test]
+fn root_map_commits_survive_a_crash_at_every_byte() {
+    let mem = tear_every_byte(&Mem);
+    let files = tear_every_byte(&Files::new());
+    eprintln!(
+        "root-map commits, crash at every write position and byte: memory {} positions \
+         ({} runs with power-loss images), file {} positions",
+        mem.fired, mem.runs, files.fired
+    );
+    for (what, n) in &mem.unasserted {
+        eprintln!("  not asserted: {what}: {n}");
+    }
+    assert!(mem.fired > 0 && files.fired > 0);
+}
+
+/// Bytes a crash in call `k` can tear: its data, or for a flush or sync the
+/// appends buffered since the last one (a truncate: whether it happened).
+fn tearable(clean: &[Call], k: usize) -> u64 {
+    let Some(call) = clean.get(k) else { return 0 };
+    match call.op {
+        CallKind::Append | CallKind::WriteAt => call.len,
+        CallKind::Truncate => 1,
+        CallKind::Flush | CallKind::Sync => clean[..k]
+            .iter()
+            .rev()
+            .take_while(|c| !matches!(c.op, CallKind::Flush | CallKind::Sync))
+            .filter(|c| c.op == CallKind::Append)
+            .map(|c| c.len)
+            .sum(),
+    }
+}
+
+fn tear_every_byte<B: Backend>(b: &B) -> Stats {
+    let mut stats = Stats::default();
+    for sc in ROOT {
+        for mode in MODES {
+            let p = prepare(sc, mode);
+            for k in 0..p.clean.len() {
+                for cut in 0..=tearable(&p.clean, k) {
+                    let fault = Fault {
+                        op: None,
+                        k: k as u64,
+                        kind: FaultKind::Crash,
+                        after: After::Nothing,
+                        seed: 0x7EA2 ^ cut,
+                        cut: Some(cut),
+                    };
+                    match run_one(b, &p, fault, &mut stats) {
+                        Ok(true) => {}
+                        Ok(false) => panic!("{}: no crash at call {k}", sc.name),
+                        Err(e) => panic!(
+                            "{} / {} / {mode:?}: crash at call {k} ({:?}) cut {cut}: {e}",
+                            B::NAME,
+                            sc.name,
+                            p.clean[k]
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    stats
+}
+
+/// A read-only open does not recover a file, yet after a crash at any call
+/// and byte of a root-map commit it reads what a writable open recovers: a
+/// commit past its commit point is read from the root copy its redo record
+/// names (FORMAT.md §8.8), and `verify` finds the bytes sound.
+#[test]
+fn read_only_opens_of_crashed_root_maps_agree_with_recovery() {
+    let mut images = 0u64;
+    for sc in ROOT {
+        let p = prepare(sc, Durability::Full);
+        for k in 0..p.clean.len() {
+            for cut in 0..=tearable(&p.clean, k) {
+                let image = crash_memory(&p, k, 0, Some(cut));
+                let read_only = Database::from_slice(&image).expect("read-only open");
+                let seen = read_state(&read_only, true).expect("read-only read");
+                let report = read_only.verify().expect("verify");
+                assert!(
+                    report.is_ok(),
+                    "{}: call {k} cut {cut}: {:?}",
+                    sc.name,
+                    report.problem
+                );
+                let recovered = Database::from_bytes(image.clone()).expect("writable open");
+                let want = read_state(&recovered, true).expect("read");
+                assert_eq!(seen, want, "{}: call {k} cut {cut}", sc.name);
+                images += 1;
+            }
+        }
+    }
+    eprintln!("{images} crash images read alike read-only and after recovery");
+}
+
+/// The root's kind and its keys (or members), sorted.
+fn root_keys<S: Storage>(db: &Database<S>) -> xitdb::Result<(String, Vec<String>)> {
+    let root = db.root();
+    let entries = match root.tag() {
+        xitdb::format::Tag::HashSet => root.as_set()?.iter(),
+        _ => root.as_map()?.iter(),
+    };
+    let mut keys = entries
+        .map(|e| e?.key()?.as_str())
+        .collect::<xitdb::Result<Vec<_>>>()?;
+    keys.sort();
+    Ok((root.tag().to_string(), keys))
+}
+
+/// A root-map commit that changes the root's kind (a hash_map becomes a
+/// hash_set, which takes the same space) writes the root over offset 12 and
+/// then the tag into the header: crashed at every call and every byte, a
+/// read-only open and a writable open both show the old map or the new
+/// set, never the new root under the old tag.
+#[test]
+fn a_root_kind_change_survives_a_crash_at_every_byte() {
+    let mut db = Database::memory();
+    db.transact_root(|tx| {
+        let mut m = tx.root().hash_map()?;
+        (0..20).try_for_each(|i| m.put(format!("k{i}"), i as u64))
+    })
+    .unwrap();
+    let old = root_keys(&db).unwrap();
+    let image = db.into_bytes();
+    let change = |db: &mut Database<FaultyStorage<MemoryStorage>>| {
+        db.transact_root(|tx| {
+            tx.root().write(())?;
+            let mut set = tx.root().hash_set()?;
+            (0..5).try_for_each(|i| set.insert(format!("m{i}")).map(drop))
+        })
+    };
+    let ctl = Ctl::default();
+    let mut db = Database::open_storage(
+        FaultyStorage::new(MemoryStorage::from_vec(image.clone()), ctl.clone()),
+        Options::default(),
+    )
+    .unwrap();
+    lock(&ctl).arm(None);
+    change(&mut db).unwrap();
+    let new = root_keys(&db).unwrap();
+    assert_eq!(new.0, "hash_set");
+    let clean = lock(&ctl).calls.clone();
+    let mut positions = 0u64;
+    for k in 0..clean.len() {
+        for cut in 0..=tearable(&clean, k) {
+            let ctl = Ctl::default();
+            let store = FaultyStorage::new(MemoryStorage::from_vec(image.clone()), ctl.clone());
+            let mut db = Database::open_storage(store, Options::default()).unwrap();
+            lock(&ctl).arm(Some(Fault {
+                op: None,
+                k: k as u64,
+                kind: FaultKind::Crash,
+                after: After::Nothing,
+                seed: 0,
+                cut: Some(cut),
+            }));
+            assert!(change(&mut db).is_err());
+            drop(db);
+            let crashed = lock(&ctl).image.take().expect("crashed");
+            let seen = root_keys(&Database::from_slice(&crashed).unwrap()).unwrap();
+            let recovered = root_keys(&Database::from_bytes(crashed).unwrap()).unwrap();
+            assert!(seen == old || seen == new, "call {k} cut {cut}: {seen:?}");
+            assert_eq!(seen, recovered, "call {k} cut {cut}");
+            positions += 1;
+        }
+    }
+    eprintln!("a root kind change crashed at {positions} positions");
+}
+
 /// Crash images of `p`'s operation crashed at every call before its commit
 /// point (just before the call, and torn part way): their recovery has
 /// work to do.
@@ -1270,23 +1495,30 @@ fn crash_images_before_commit(p: &Prepared) -> Vec<Vec<u8>> {
     let mut images = Vec::new();
     for k in 0..p.first_header.unwrap_or(p.clean.len()) {
         for seed in CRASH_SEEDS {
-            let ctl = Ctl::default();
-            let store = FaultyStorage::new(MemoryStorage::from_vec(p.image.clone()), ctl.clone());
-            let mut db = Database::open_storage(store, opts(p.mode)).expect("open");
-            lock(&ctl).arm(Some(Fault {
-                op: None,
-                k: k as u64,
-                kind: FaultKind::Crash,
-                after: After::Nothing,
-                seed: seed ^ k as u64,
-                cut: None,
-            }));
-            assert!(run_work(&mut db, p.sc.work, p.step).is_err());
-            drop(db);
-            images.push(lock(&ctl).image.take().expect("crashed"));
+            images.push(crash_memory(p, k, seed ^ k as u64, None));
         }
     }
     images
+}
+
+/// The crash image of `p`'s operation on memory, crashed at call `k` (the
+/// cut chosen by `seed`, or forced).
+fn crash_memory(p: &Prepared, k: usize, seed: u64, cut: Option<u64>) -> Vec<u8> {
+    let ctl = Ctl::default();
+    let store = FaultyStorage::new(MemoryStorage::from_vec(p.image.clone()), ctl.clone());
+    let mut db = Database::open_storage(store, opts(p.mode)).expect("open");
+    lock(&ctl).arm(Some(Fault {
+        op: None,
+        k: k as u64,
+        kind: FaultKind::Crash,
+        after: After::Nothing,
+        seed,
+        cut,
+    }));
+    assert!(run_work(&mut db, p.sc.work, p.step).is_err());
+    drop(db);
+    let image = lock(&ctl).image.take().expect("crashed");
+    image
 }
 
 /// Opens `image` with `fault` armed from the start. Returns whether the open

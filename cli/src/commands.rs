@@ -343,11 +343,12 @@ pub fn range(
     crate::range::write_range(&c, &steps, opts, out)
 }
 
-/// `put FILE PATH VALUE` and `remove FILE PATH`: one transaction.
-pub fn change(file: &Path, op: Op) -> Result<()> {
+/// `put FILE PATH VALUE` and `remove FILE PATH`: one transaction, once
+/// the writer lock is held (waiting up to `wait` for it).
+pub fn change(file: &Path, op: Op, wait: Option<std::time::Duration>) -> Result<()> {
     let create = matches!(op, Op::Put(..));
     let existed = file.exists();
-    let mut db = open::open_write(file, create)?;
+    let mut db = open::open_write(file, create, wait)?;
     let r = open::transact(&mut db, |tx| edit::apply(tx, &op));
     if r.is_err() && !existed {
         // a put that failed on a new file leaves no empty database behind

@@ -27,6 +27,7 @@ use error::CliError;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const ABOUT: &str = "Inspect, query, change, diff, verify and compact xitdb database files";
 
@@ -106,6 +107,11 @@ comments); the exit status is 1 if any command failed.";
     arg_required_else_help = true
 )]
 struct Cli {
+    /// Commands that write (put, remove, the shell's staging) wait up to
+    /// SECS seconds for another writer to release the file's lock; without
+    /// it they fail at once while another process writes
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_wait)]
+    wait: Option<Duration>,
     #[command(subcommand)]
     command: Command,
     /// The layout of the file's linked lists: `btree` (current upstream
@@ -114,6 +120,15 @@ struct Cli {
     /// new file gets `btree`.
     #[arg(long, global = true, value_name = "rrb|btree")]
     list_family: Option<xitdb::ListFamily>,
+}
+
+/// `--wait SECS`: a number of seconds, fractions allowed.
+fn parse_wait(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{s}` is not a wait of 0 seconds or more"))
 }
 
 #[derive(Subcommand)]
@@ -364,11 +379,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Put { file, path, value } => {
             let steps = commands::parse_path(&path)?;
             let v = value::parse(&value).map_err(CliError::new)?;
-            commands::change(&file, edit::Op::Put(steps, v))
+            commands::change(&file, edit::Op::Put(steps, v), cli.wait)
         }
         Command::Remove { file, path } => {
             let steps = commands::parse_path(&path)?;
-            commands::change(&file, edit::Op::Remove(steps))
+            commands::change(&file, edit::Op::Remove(steps), cli.wait)
         }
         Command::Diff { file, a, b, json } => {
             commands::diff(&file, a.unwrap_or(-2), b.unwrap_or(-1), json, &mut out)
@@ -382,7 +397,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => commands::compact(&file, &o, keep_last, force, &mut out),
         Command::Shell { file } => {
             drop(out);
-            return shell::run(&file);
+            return shell::run(&file, cli.wait);
         }
     };
     // flush what was printed, even before an error message

@@ -3,6 +3,7 @@
 use crate::error::{CliError, Result};
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::Duration;
 use xitdb::format::Tag;
 use xitdb::storage::FileStorage;
 use xitdb::{Cursor, Database, ListFamily, Options, Transaction};
@@ -40,9 +41,10 @@ pub fn open_read(path: &Path) -> Result<Db> {
     Database::open_read_only_with(path, options()).map_err(|e| CliError::from(e).in_file(path))
 }
 
-/// Opens a file for writing, taking the writer lock. With `create`, a
+/// Opens a file for writing, taking the writer lock (waiting up to `wait`
+/// for another writer to let go of it, or not at all). With `create`, a
 /// missing file becomes a new, empty database.
-pub fn open_write(path: &Path, create: bool) -> Result<Db> {
+pub fn open_write(path: &Path, create: bool, wait: Option<Duration>) -> Result<Db> {
     if !create || path.exists() {
         check_file(path)?;
         // an existing empty file is not a database (the library would
@@ -51,7 +53,19 @@ pub fn open_write(path: &Path, create: bool) -> Result<Db> {
             return Err(CliError::from(xitdb::Error::TooShort { len: 0 }).in_file(path));
         }
     }
-    Database::open_with(path, options()).map_err(|e| CliError::from(e).in_file(path))
+    let opts = Options {
+        lock_wait: wait,
+        ..options()
+    };
+    Database::open_with(path, opts).map_err(|e| {
+        let hint = matches!(e, xitdb::Error::Locked);
+        let e = CliError::from(e).in_file(path);
+        if hint {
+            CliError::new(format!("{e} (--wait SECS waits for it)"))
+        } else {
+            e
+        }
+    })
 }
 
 /// True for a database whose root is a history of moments (or that is

@@ -15,6 +15,7 @@ use crate::path::{self, Step};
 use crate::value::{self, kind_name};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use xitdb::format::{HashKind, Hasher, Tag};
 use xitdb::{Cursor, ValueRef};
 
@@ -43,9 +44,10 @@ on commit. Values: 42, -3, 1.5, \"text\", null, {}, [], {\"int\":5}, ...
 
 const ROLLBACK: &str = "(rolled back)";
 
-/// Runs the shell on `file`, interactively or reading standard input.
-pub fn run(file: &Path) -> Result<()> {
-    let mut sh = Shell::new(file)?;
+/// Runs the shell on `file`, interactively or reading standard input;
+/// staging a change waits up to `wait` for another writer's lock.
+pub fn run(file: &Path, wait: Option<Duration>) -> Result<()> {
+    let mut sh = Shell::new(file, wait)?;
     let r = if std::io::stdin().is_terminal() {
         sh.interactive()
     } else {
@@ -74,10 +76,12 @@ struct Shell {
     /// A quit was refused once because of staged changes.
     warned: bool,
     interactive: bool,
+    /// How long staging waits for another writer's lock.
+    wait: Option<Duration>,
 }
 
 impl Shell {
-    fn new(file: &Path) -> Result<Shell> {
+    fn new(file: &Path, wait: Option<Duration>) -> Result<Shell> {
         let reader = if file.exists() {
             Some(open::open_read(file)?)
         } else {
@@ -92,6 +96,7 @@ impl Shell {
             created: false,
             warned: false,
             interactive: false,
+            wait,
         })
     }
 
@@ -465,7 +470,7 @@ impl Shell {
     fn stage(&mut self, op: Op, desc: String) -> Result<()> {
         if self.writer.is_none() {
             let existed = self.file.exists();
-            let db = open::open_write(&self.file, true)
+            let db = open::open_write(&self.file, true, self.wait)
                 .map_err(|e| CliError::new(format!("cannot stage changes: {e}")))?;
             if !existed {
                 self.created = true;

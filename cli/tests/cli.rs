@@ -105,6 +105,7 @@ fn help_reads_well() {
         "compact",
         "shell",
         "range",
+        "--wait <SECS>",
         "Examples:",
     ] {
         assert!(top.contains(word), "--help lacks {word}: {top}");
@@ -542,11 +543,77 @@ fn a_second_writer_is_refused() {
     ok(&["put", s(&f), "a", "1"]);
     let holder = xitdb::Database::open(&f).expect("open");
     let e = fails(&["put", s(&f), "a", "2"]);
-    assert!(e.contains("locked"), "{e}");
+    assert!(e.contains("locked") && e.contains("--wait SECS"), "{e}");
+    // a wait that runs out is an error too
+    let e = fails(&["put", s(&f), "a", "2", "--wait", "0.1"]);
+    assert!(
+        e.contains("still locked") && e.contains("after waiting"),
+        "{e}"
+    );
     // readers take no lock
     assert_eq!(ok(&["get", s(&f), "a"]), "1\n");
     drop(holder);
     ok(&["put", s(&f), "a", "2"]);
+    let out = xitdb(&["put", s(&f), "a", "3", "--wait", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "a bad --wait is a usage error");
+}
+
+/// A writer in another process that waits: `put --wait` started while this
+/// process holds the lock commits after this process's own commit.
+#[test]
+fn a_writer_with_wait_gets_the_lock_when_it_is_released() {
+    let dir = tempdir();
+    let f = dir.path().join("wait.xdb");
+    ok(&["put", s(&f), "a", "1"]);
+    let mut holder = xitdb::Database::open(&f).expect("open");
+    let mut waiter = Command::new(env!("CARGO_BIN_EXE_xitdb"))
+        .args(["--wait", "120", "put", s(&f), "a", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn xitdb");
+    // give it time to be waiting (only makes the test stronger)
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(waiter.try_wait().unwrap().is_none(), "put --wait gave up");
+    holder
+        .transact(|tx| tx.root_map()?.put("a", 2u64))
+        .expect("commit");
+    drop(holder);
+    let out = waiter.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(ok(&["get", s(&f), "a"]), "3\n");
+    assert_eq!(ok(&["get", s(&f), "a", "--moment", "1"]), "2\n");
+}
+
+/// Several writer processes at once, each waiting its turn: every put
+/// lands, one moment each, and the file verifies.
+#[test]
+fn concurrent_writers_with_wait_all_commit() {
+    const WRITERS: u64 = 6;
+    let dir = tempdir();
+    let f = dir.path().join("many.xdb");
+    ok(&["put", s(&f), "start", "0"]);
+    let children: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_xitdb"))
+                .args(["put", s(&f), &format!("k{i}"), &i.to_string()])
+                .args(["--wait", "120"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn xitdb")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let db = xitdb::Database::open_read_only(&f).expect("open");
+    assert_eq!(db.moment_count().unwrap(), WRITERS + 1);
+    for i in 0..WRITERS {
+        assert_eq!(ok(&["get", s(&f), &format!("k{i}")]), format!("{i}\n"));
+    }
+    ok(&["verify", s(&f)]);
 }
 
 #[test]

@@ -10,6 +10,7 @@
 use crate::api::cursor::Cursor;
 use crate::api::cursor_mut::CursorMut;
 use crate::api::map::MapMut;
+use crate::api::redo;
 use crate::api::snapshot::Snapshot;
 use crate::error::{Error, Result};
 use crate::format::{HashKind, Hasher, ListFamily};
@@ -101,6 +102,29 @@ pub struct Options {
     /// xitdb before June 2026 that hold linked lists with
     /// [`ListFamily::Rrb`] if inference cannot tell.
     pub list_family: Option<ListFamily>,
+    /// How long [`Database::open_with`] and [`Database::create_with`] wait
+    /// for another writer (a handle in this process or another process)
+    /// to let go of the file's lock: `None` (the default) fails at once
+    /// with [`Error::Locked`]; `Some(d)` waits up to `d`, then fails with
+    /// [`Error::LockTimedOut`]. Read-only opens take no lock and never wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use xitdb::{Database, Error, Options};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.xdb");
+    /// let writer = Database::create(&path)?;
+    /// let patient = Options {
+    ///     lock_wait: Some(Duration::from_millis(50)),
+    ///     ..Options::default()
+    /// };
+    /// let second = Database::open_with(&path, patient);
+    /// assert!(matches!(second, Err(Error::LockTimedOut { .. })));
+    /// drop(writer); // the lock goes with the writer
+    /// assert!(Database::open_with(&path, patient).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// An xitdb database over some storage.
@@ -137,6 +161,11 @@ pub struct Database<S: Storage = MemoryStorage> {
     /// Set when a failed transaction could not be rolled back (the storage
     /// kept failing); the next write first recovers from what is stored.
     poisoned: bool,
+    /// Where the root (of a root-map database) is read: offset 12, or, for
+    /// a read-only handle on a file whose last root-map commit passed its
+    /// commit point but has not finished its root write, the copy of the
+    /// new root that the commit's redo record names (FORMAT.md §8.8).
+    root_at: u64,
 }
 
 impl<S: Storage> std::fmt::Debug for Database<S> {
@@ -202,6 +231,7 @@ impl Database<MemoryStorage> {
                 opts.list_family.unwrap_or(ListFamily::BTree),
             ))),
             poisoned: false,
+            root_at: DATABASE_START,
         }
     }
 
@@ -296,9 +326,12 @@ impl Database<FileStorage> {
     }
 
     /// Creates a new database file with options (see [`Options`] for an
-    /// example).
+    /// example); the file is truncated only once its lock is held.
     pub fn create_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
-        Self::open_storage(FileStorage::create(path.as_ref())?, opts)
+        Self::open_storage(
+            FileStorage::create_waiting(path.as_ref(), opts.lock_wait)?,
+            opts,
+        )
     }
 
     /// Opens a database file for writing (creating it if missing); fails
@@ -321,9 +354,13 @@ impl Database<FileStorage> {
         Self::open_with(path, Options::default())
     }
 
-    /// Opens a database file for writing, with options (see [`Options`]).
+    /// Opens a database file for writing, with options (see [`Options`]);
+    /// [`Options::lock_wait`] says whether to wait for another writer.
     pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
-        Self::open_storage(FileStorage::open(path.as_ref())?, opts)
+        Self::open_storage(
+            FileStorage::open_waiting(path.as_ref(), opts.lock_wait)?,
+            opts,
+        )
     }
 
     /// Opens a database file read-only. Takes no lock, so it can be used
@@ -426,6 +463,7 @@ impl<S: Storage> Database<S> {
             history: None,
             family: Arc::new(FamilyCell::new(family)),
             poisoned: false,
+            root_at: DATABASE_START,
         };
         db.recover()?;
         Ok(db)
@@ -448,6 +486,16 @@ impl<S: Storage> Database<S> {
             if header.tag != Tag::ArrayList {
                 self.header = header;
                 self.history = None;
+                self.root_at = DATABASE_START;
+                if read_only && header.tag.is_hamt() {
+                    // A root-map commit past its commit point, its root
+                    // write unfinished (a crash, or a writer in another
+                    // process): read the new root from its copy.
+                    if let Some((_, redo)) = redo::find(&self.store, header)? {
+                        self.header.tag = redo.tag;
+                        self.root_at = redo.head_pos;
+                    }
+                }
                 return Ok(None);
             }
             let top_raw: [u8; 24] = src.array(DATABASE_START)?;
@@ -519,6 +567,11 @@ impl<S: Storage> Database<S> {
             (Tag::None, _, _) if len > HEADER_LEN => {
                 self.store.truncate(HEADER_LEN)?;
                 self.store.sync()?;
+            }
+            // A root map: finish a commit that a crash interrupted after
+            // its commit point (FORMAT.md §8.8).
+            (tag, _, _) if tag.is_hamt() => {
+                self.header.tag = redo::roll_forward(&mut self.store, self.header)?;
             }
             _ => {}
         }
@@ -598,11 +651,12 @@ impl<S: Storage> Database<S> {
         self.store.len() <= HEADER_LEN
     }
 
-    /// The root slot, as the header describes it (at offset 12).
+    /// The root slot, as the header describes it (at offset 12; see
+    /// `root_at` for the one exception).
     fn root_slot(&self) -> Slot {
         match self.header.tag {
             Tag::None => Slot::EMPTY,
-            tag => Slot::new(tag, DATABASE_START),
+            tag => Slot::new(tag, self.root_at),
         }
     }
 
@@ -947,6 +1001,7 @@ impl<S: Storage> Database<S> {
             .into());
         }
         let (value, tag) = self.atomically(self.root_slot(), |store, st| {
+            let data_start = store.len();
             let mut tx = Transaction {
                 store: Store::new(store)?,
                 st,
@@ -955,49 +1010,67 @@ impl<S: Storage> Database<S> {
             };
             let value = f(&mut tx)?;
             let root = tx.st.root;
-            store.flush()?;
-            if durability == Durability::Full {
-                store.sync()?;
-            }
-            let tag = Self::commit_root(TxCore::open(store, st)?, root, header)?;
-            sync_as(store, durability)?;
+            let tag = Self::commit_root(store, st, root, header, durability, data_start)?;
             Ok::<_, E>((value, tag))
         })?;
         self.header.tag = tag;
         Ok(value)
     }
 
-    /// Moves a root-map transaction's root block to offset 12 and sets the
-    /// header tag (both through the undo log).
-    fn commit_root(mut core: TxCore<'_>, root: Slot, header: Header) -> Result<Tag> {
+    /// Publishes a root-map transaction's root at offset 12 (FORMAT.md
+    /// §8.8): data first, then a redo record after it (the commit point),
+    /// then the root over offset 12 and the header tag (through the undo
+    /// log), each made durable as `durability` asks; finally the record is
+    /// retired. A first root made at offset 12 itself needs only the tag.
+    fn commit_root(
+        store: &mut S,
+        st: &mut TxState,
+        root: Slot,
+        header: Header,
+        durability: Durability,
+        data_start: u64,
+    ) -> Result<Tag> {
         match root.tag {
-            Tag::None => return Ok(header.tag),
+            Tag::None => {
+                // nothing to publish; what was appended is made durable
+                // as before
+                sync_as(store, durability)?;
+                return Ok(header.tag);
+            }
             t if t.is_hamt() => {}
             t => return Err(Error::InvalidRoot(t)),
         }
-        let head_len = |t: Tag| Hamt::from_slot(Slot::new(t, 0)).map(|h| h.block + BLOCK_LEN);
+        let head_len = redo::head_len(root.tag)?;
         if root.value != DATABASE_START
-            && (header.tag == Tag::None || head_len(header.tag)? != head_len(root.tag)?)
+            && (header.tag == Tag::None || redo::head_len(header.tag)? != head_len)
         {
             // The root block must be rewritten at offset 12 in the same
             // space: the root cannot change between counted and uncounted.
             return Err(Error::WrongRoot { found: header.tag });
         }
-        if root.value != DATABASE_START {
-            let hamt = Hamt::from_slot(root)?;
-            let head_start = hamt.count_pos.unwrap_or(hamt.block);
-            let head = core
-                .src()
-                .bytes(head_start, hamt.block + BLOCK_LEN - head_start)?
-                .into_owned();
-            core.write_at(DATABASE_START, &head)?;
+        let head_pos = match Hamt::from_slot(root)? {
+            h if root.value != DATABASE_START => Some(h.count_pos.unwrap_or(h.block)),
+            _ => None,
+        };
+        let record = match head_pos {
+            Some(p) => Some(redo::append(store, data_start, p, head_len, root.tag)?),
+            None => None,
+        };
+        store.flush()?;
+        if durability == Durability::Full {
+            store.sync()?;
         }
-        if root.tag != header.tag {
-            let h = Header {
-                tag: root.tag,
-                ..header
-            };
-            core.write_at(0, &h.encode())?;
+        let mut core = TxCore::open(store, st)?;
+        let head = match head_pos {
+            Some(p) => Some(core.src().bytes(p, head_len)?.into_owned()),
+            None => None,
+        };
+        redo::publish(head.as_deref(), root.tag, header, |pos, bytes| {
+            core.write_at(pos, bytes)
+        })?;
+        sync_as(store, durability)?;
+        if let Some(pos) = record {
+            redo::retire(store, pos)?;
         }
         Ok(root.tag)
     }

@@ -18,6 +18,7 @@ pub(crate) mod list;
 pub(crate) mod map;
 pub(crate) mod paths;
 pub(crate) mod preview;
+pub(crate) mod redo;
 pub(crate) mod snapshot;
 pub(crate) mod sorted;
 #[cfg(feature = "serde")]

@@ -32,6 +32,7 @@ pub mod btree;
 mod hash;
 mod header;
 mod record;
+mod redo;
 mod slot;
 
 pub use hash::{HashKind, Hasher, KeyHash, BLAKE3_ID, MAX_HASH_LEN, SHA1_ID};
@@ -40,6 +41,7 @@ pub use record::{
     block_slot, level_capacity, long_bytes_len, put_u64, short_bytes_room, slot_at, tag_at, u64_at,
     KvLayout, LinkedEntry, LinkedHeader, ListHeader, RecordKind,
 };
+pub use redo::{Redo, RedoSum, REDO_LEN, REDO_MAGIC, REDO_MAGIC_AT};
 pub use slot::{Slot, Tag, MAX_POINTER, MIN_POINTER};
 
 /// Which on-disk layout a file's LinkedArrayLists (tag 3) use.

@@ -5,7 +5,8 @@
 //! file come straight from a shared memory map, with no system call; the map
 //! is made larger than the file so it is replaced only when the file outgrows
 //! it. A writable handle holds an exclusive lock on the file, so a second
-//! writer — another handle or another process — gets [`Error::Locked`].
+//! writer — another handle or another process — gets [`Error::Locked`], or
+//! waits for the lock when asked to ([`FileStorage::open_waiting`]).
 
 use super::{check_range, SharedBytes, Storage};
 use crate::error::{Error, Result};
@@ -13,6 +14,7 @@ use memmap2::{Mmap, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Bytes of pending appends that trigger a write to the file before the
 /// next flush. Large on purpose: a transaction changes its own new blocks in
@@ -21,6 +23,10 @@ use std::sync::Arc;
 /// this still work, paying `pwrite`s for in-place changes to their flushed
 /// part.
 const FLUSH_THRESHOLD: usize = 64 << 20;
+/// A writer waiting for the lock tries again after this long at first,
+/// then twice as long each time, up to `LOCK_POLL_MAX`.
+const LOCK_POLL_MIN: Duration = Duration::from_millis(1);
+const LOCK_POLL_MAX: Duration = Duration::from_millis(50);
 /// Smallest memory map made (virtual address space only).
 const MIN_MAP: u64 = 1 << 20;
 /// Zeros written past the end at a time once the file is being synced:
@@ -83,16 +89,50 @@ impl AsRef<[u8]> for MapPrefix {
 }
 
 impl FileStorage {
-    /// Creates (or truncates to empty) a file and locks it for writing.
+    /// Creates (or truncates to empty) a file and locks it for writing;
+    /// fails with [`Error::Locked`] at once while another writer holds it.
     pub fn create(path: &Path) -> Result<Self> {
-        let file = open_locked(path)?;
+        Self::create_waiting(path, None)
+    }
+
+    /// Opens an existing file (creating it if missing) and locks it for
+    /// writing; fails with [`Error::Locked`] at once while another writer
+    /// holds it.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_waiting(path, None)
+    }
+
+    /// [`FileStorage::create`], waiting up to `wait` for another writer
+    /// to let go of the lock (`None`: not at all). The file is truncated
+    /// only once the lock is held.
+    pub fn create_waiting(path: &Path, wait: Option<Duration>) -> Result<Self> {
+        let file = open_locked(path, wait)?;
         file.set_len(0)?;
         Self::from_file(file, true)
     }
 
-    /// Opens an existing file (creating it if missing) and locks it for writing.
-    pub fn open(path: &Path) -> Result<Self> {
-        Self::from_file(open_locked(path)?, true)
+    /// [`FileStorage::open`], waiting up to `wait` for another writer to
+    /// let go of the lock (`None`: not at all). A lock that is still held
+    /// when the wait runs out gives [`Error::LockTimedOut`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use xitdb::storage::FileStorage;
+    /// use xitdb::Error;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.xdb");
+    /// let first = FileStorage::create(&path)?;
+    /// let wait = Some(Duration::from_millis(20));
+    /// assert!(matches!(
+    ///     FileStorage::open_waiting(&path, wait),
+    ///     Err(Error::LockTimedOut { .. })
+    /// ));
+    /// drop(first);
+    /// assert!(FileStorage::open_waiting(&path, wait).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn open_waiting(path: &Path, wait: Option<Duration>) -> Result<Self> {
+        Self::from_file(open_locked(path, wait)?, true)
     }
 
     /// Opens an existing file for reading only; takes no lock.
@@ -211,18 +251,37 @@ impl Drop for FileStorage {
 }
 
 /// Opens `path` for reading and writing (creating it) under an exclusive
-/// lock; the file is not truncated before the lock is held.
-fn open_locked(path: &Path) -> Result<File> {
+/// lock, waiting up to `wait` for it; the file is not truncated before the
+/// lock is held.
+///
+/// The lock is the operating system's advisory whole-file lock (`flock` on
+/// Unix, `LockFileEx` on Windows, through `File::try_lock`): it belongs to
+/// the open file, so a second handle in the same process is refused like
+/// another process, and it goes away when the holder closes the file or
+/// dies, however it dies.
+fn open_locked(path: &Path, wait: Option<Duration>) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked),
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    let start = Instant::now();
+    let mut pause = LOCK_POLL_MIN;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+        }
+        let waited = start.elapsed();
+        let left = match wait {
+            None => return Err(Error::Locked),
+            Some(w) if waited >= w => return Err(Error::LockTimedOut { waited }),
+            Some(w) => w - waited,
+        };
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(LOCK_POLL_MAX);
     }
 }
 

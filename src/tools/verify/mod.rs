@@ -355,6 +355,7 @@ impl<S: Storage> Database<S> {
         // at the list that cannot, by the walk itself.
         let _ = self.detect_list_family();
         let mut v = Verifier::new(self.src());
+        v.root = Some(self.root().slot());
         let mut moments = 0;
         let problem = match v.check_all(self.storage().is_writable(), &mut moments) {
             Ok(()) => None,

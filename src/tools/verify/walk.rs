@@ -190,6 +190,10 @@ pub(super) struct Verifier<'a> {
     pub stats: Stats,
     /// Sorted headers met: each walk of a sorted tree has its own number.
     pub sorted_trees: u64,
+    /// The root the database reads, when it is not the header's root at
+    /// offset 12: a root map read-only handle reading the new root of a
+    /// commit whose root write is unfinished (FORMAT.md §8.8).
+    pub root: Option<Slot>,
 }
 
 impl<'a> Verifier<'a> {
@@ -206,6 +210,7 @@ impl<'a> Verifier<'a> {
             warning_count: 0,
             stats: Stats::default(),
             sorted_trees: 0,
+            root: None,
         }
     }
 
@@ -246,8 +251,11 @@ impl<'a> Verifier<'a> {
             }
             Tag::ArrayList => self.check_history(writable, moments),
             tag => {
+                let root = self
+                    .root
+                    .filter(|r| r.tag.is_hamt() && head_len(r.tag) == head_len(tag))
+                    .unwrap_or(Slot::new(tag, DATABASE_START));
                 self.data_start = DATABASE_START + head_len(tag);
-                let root = Slot::new(tag, DATABASE_START);
                 let first = self.map(DATABASE_START, root, 0, DATABASE_START)?;
                 self.run(first).map(|_| ())
             }
