@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::format::btree::{
     separator_off, slot_off, BTreeHeader, BranchLayout, NodeKind, BTREE_HEADER_LEN, NODE_SLOTS,
 };
-use crate::format::{Slot, Tag};
+use crate::format::{Slot, Tag, SLOT_LEN};
 use crate::tree::access::Src;
 use crate::tree::btree::iter::RankIter;
 use crate::tree::btree::path::{count, Path};
@@ -275,6 +275,11 @@ fn compare_key(src: &Src<'_>, kv: Kv, key: &Probe<'_>) -> Result<Ordering> {
 /// The child a branch descends into for `key`: the largest `i` in
 /// `1..num` whose separator is ≤ the key, else 0 (binary search).
 fn branch_child(src: &Src<'_>, node: u64, num: usize, key: &Probe<'_>) -> Result<usize> {
+    if let Some(q) = key.short {
+        if let Some(i) = branch_child_short(src, node, num, q)? {
+            return Ok(i);
+        }
+    }
     let (mut lo, mut hi) = (1, num);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -286,6 +291,27 @@ fn branch_child(src: &Src<'_>, node: u64, num: usize, key: &Probe<'_>) -> Result
         }
     }
     Ok(lo - 1)
+}
+
+/// [`branch_child`] for a short probe `q` when every separator in use is
+/// inline: the separators are read in one copy and counted without
+/// branches (`None` when one of them is a long key).
+fn branch_child_short(src: &Src<'_>, node: u64, num: usize, q: u64) -> Result<Option<usize>> {
+    let mut seps = [0u8; NODE_SLOTS * SLOT_LEN as usize];
+    src.read_into(node + separator_off(0), &mut seps)?;
+    let mut below = 0usize;
+    for i in 1..num.min(NODE_SLOTS) {
+        let at = i * SLOT_LEN as usize;
+        let Some(raw) = seps.get(at..at + SLOT_LEN as usize) else {
+            return Ok(None);
+        };
+        let slot = Slot::decode(raw.try_into().unwrap_or([0; 9]), node)?;
+        if slot.tag != Tag::ShortBytes {
+            return Ok(None);
+        }
+        below += usize::from(short_value(slot) <= q);
+    }
+    Ok(Some(below))
 }
 
 /// Where `key` lies in a leaf: the first entry ≥ it (or > it, for
