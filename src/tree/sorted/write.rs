@@ -11,14 +11,13 @@
 use super::{compare_key, entry, kv_of, Probe, Seek, Sorted};
 use crate::error::{Error, Result};
 use crate::format::btree::{
-    count_off, node_head, slot_off, BTreeHeader, BranchLayout, NodeKind, LEAF_LEN,
-    SORTED_BRANCH_LEN,
+    count_off, node_head, slot_off, BranchLayout, NodeKind, SORTED_BRANCH_LEN,
 };
 use crate::format::{ListFamily, Slot, Tag};
 use crate::tree::access::{SlotPos, TxCore};
 use crate::tree::btree::node::{Item, Node, MIN_FILL};
 use crate::tree::btree::rebalance::rebalance;
-use crate::tree::btree::MAX_DEPTH;
+use crate::tree::btree::{open_header, MAX_DEPTH};
 use crate::tree::bytes;
 use crate::tree::hamt::Kv;
 use crate::tree::linked_list::scan::database_family;
@@ -76,16 +75,7 @@ impl Sorted {
                 found: ListFamily::Rrb.name(),
             });
         }
-        let header = core.open_structure(pos, kind, BTREE_HEADER, |core| {
-            let leaf = core.alloc_zeroed(LEAF_LEN)?;
-            core.alloc(
-                &BTreeHeader {
-                    size: 0,
-                    root: leaf,
-                }
-                .encode(),
-            )
-        })?;
+        let header = open_header(core, pos, kind)?;
         Ok(Sorted { kind, header })
     }
 
@@ -141,9 +131,6 @@ impl Sorted {
         Ok(())
     }
 }
-
-/// Length of the header copied when a committed map is opened.
-const BTREE_HEADER: u64 = crate::format::btree::BTREE_HEADER_LEN;
 
 fn index_item(pos: u64, sep: Slot, count: u64) -> Item {
     Item {

@@ -10,14 +10,14 @@
 use super::BTreeList;
 use crate::error::{Error, Result};
 use crate::format::btree::{
-    count_off, node_head, slot_off, BTreeHeader, BranchLayout, NodeKind, BTREE_HEADER_LEN,
-    LEAF_LEN, LIST_BRANCH_LEN, SPLIT_LEFT,
+    count_off, node_head, slot_off, BTreeHeader, BranchLayout, NodeKind, LEAF_LEN, LIST_BRANCH_LEN,
+    SPLIT_LEFT,
 };
 use crate::format::{Slot, Tag};
 use crate::tree::access::{SlotPos, TxCore};
 use crate::tree::btree::node::{Item, Node, MIN_FILL};
 use crate::tree::btree::rebalance::rebalance;
-use crate::tree::btree::MAX_DEPTH;
+use crate::tree::btree::{open_header, MAX_DEPTH};
 
 /// The slot a new item holds until it is written: an explicit null.
 const PLACEHOLDER: Slot = Slot {
@@ -75,16 +75,7 @@ impl BTreeList {
     /// empty slot (an empty leaf, then the header pointing at it, as
     /// upstream lays them out), the committed header copied otherwise.
     pub fn open_mut(core: &mut TxCore<'_>, pos: SlotPos) -> Result<BTreeList> {
-        let header = core.open_structure(pos, Tag::LinkedArrayList, BTREE_HEADER_LEN, |core| {
-            let leaf = core.alloc_zeroed(LEAF_LEN)?;
-            core.alloc(
-                &BTreeHeader {
-                    size: 0,
-                    root: leaf,
-                }
-                .encode(),
-            )
-        })?;
+        let header = open_header(core, pos, Tag::LinkedArrayList)?;
         Self::read(&core.src(), header)
     }
 
