@@ -7,7 +7,7 @@ use crate::api::cursor::Cursor;
 use crate::api::cursor_mut::CursorMut;
 use crate::api::value::Value;
 use crate::error::Result;
-use crate::format::Slot;
+use crate::format::{Slot, Tag};
 use crate::tree::access::{SlotPos, Src, TxCore};
 use crate::tree::array_list::{resolve_index, ArrayList, ListIter};
 use crate::tree::linked_list::{Linked, LinkedItems};
@@ -77,6 +77,8 @@ impl DoubleEndedIterator for Items<'_> {
 /// What both list trees offer: locating, walking and appending items.
 trait Seq: Copy {
     fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self>;
+    /// The slot that refers to the list.
+    fn slot(&self) -> Slot;
     fn size(&self) -> u64;
     fn slot_pos(&self, src: &Src<'_>, k: u64) -> Result<u64>;
     fn walk<'r>(&self, src: Src<'r>) -> Walk<'r>;
@@ -88,6 +90,9 @@ trait Seq: Copy {
 impl Seq for ArrayList {
     fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self> {
         ArrayList::from_slot(src, slot)
+    }
+    fn slot(&self) -> Slot {
+        Slot::new(Tag::ArrayList, self.header)
     }
     fn size(&self) -> u64 {
         self.size
@@ -112,6 +117,9 @@ impl Seq for ArrayList {
 impl Seq for Linked {
     fn from_slot(src: &Src<'_>, slot: Slot) -> Result<Self> {
         Linked::from_slot(src, slot)
+    }
+    fn slot(&self) -> Slot {
+        Slot::new(Tag::LinkedArrayList, self.header())
     }
     fn size(&self) -> u64 {
         Linked::size(self)
@@ -212,11 +220,12 @@ macro_rules! view_api {
         #[derive(Clone, Copy)]
         pub struct $name<'r>(SeqView<'r, $tree>);
 
+        /// A bounded preview: the length and the first items (see `preview.rs`).
         impl std::fmt::Debug for $name<'_> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("len", &self.len())
-                    .finish()
+                write!(f, "{}(len {}) ", stringify!($name), self.len())?;
+                let cursor = Cursor::new(self.0.src, self.0.list.slot(), None);
+                crate::api::preview::children(&cursor, false, f)
             }
         }
 
@@ -496,6 +505,31 @@ impl LinkedListMut<'_> {
 #[cfg(test)]
 mod tests {
     use crate::{Database, Error};
+
+    #[test]
+    fn list_views_preview_their_first_items() {
+        let mut db = Database::memory();
+        db.transact(|tx| -> Result<(), Error> {
+            let mut m = tx.root_map()?;
+            let mut a = m.entry("a")?.array_list()?;
+            for i in 0..20u64 {
+                a.append(i)?;
+            }
+            let mut l = m.entry("l")?.linked_array_list()?;
+            l.append("one")?;
+            l.append(2u64)?;
+            Ok(())
+        })
+        .unwrap();
+        let m = db.moment(-1).unwrap().as_map().unwrap();
+        let a = m.get(b"a").unwrap().unwrap().as_list().unwrap();
+        assert_eq!(
+            format!("{a:?}"),
+            "ListView(len 20) [0, 1, 2, 3, 4, 5, 6, 7], …"
+        );
+        let l = m.get(b"l").unwrap().unwrap().as_linked_list().unwrap();
+        assert_eq!(format!("{l:?}"), "LinkedListView(len 2) [\"one\", 2]");
+    }
 
     #[test]
     fn both_list_kinds_iterate_from_both_ends() {

@@ -63,6 +63,14 @@ impl Linked {
         }
     }
 
+    /// Where the list's header lies.
+    pub fn header(&self) -> u64 {
+        match self {
+            Linked::Rrb(l) => l.header,
+            Linked::BTree(l) => l.header,
+        }
+    }
+
     /// The list's family.
     pub fn family(&self) -> ListFamily {
         match self {
