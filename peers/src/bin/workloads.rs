@@ -60,19 +60,34 @@ fn bulk_insert<S: xitdb::storage::Storage>(
     Ok(t.elapsed().as_secs_f64())
 }
 
-fn w1(dir: &Path, h: &[[u8; 20]], keys: bool) -> Res {
+/// Which backends a run of a workload with both covers: `W1` runs both,
+/// `W1:file` only the file (so that its peak RSS is the file's alone).
+#[derive(Clone, Copy)]
+struct Backends<'a>(Option<&'a str>);
+
+impl Backends<'_> {
+    fn has(self, backend: &str) -> bool {
+        self.0.is_none_or(|b| b == backend)
+    }
+}
+
+fn w1(dir: &Path, h: &[[u8; 20]], keys: bool, only: Backends<'_>) -> Res {
     let id = if keys { "W1b" } else { "W1" };
-    let mut mem = Database::memory_with(HashKind::Sha1);
-    let s = bulk_insert(&mut mem, h, keys)?;
-    check(
-        mem.moment(-1)?.as_map()?.iter().count() as u64 == N,
-        "W1 entries",
-    )?;
-    report(id, "memory", N, s, mem.len());
-    let path = dir.join(format!("{id}.xdb"));
-    let mut file = Database::create_with(&path, sha1_opts(Durability::None))?;
-    let s = bulk_insert(&mut file, h, keys)?;
-    report(id, "file", N, s, file.len());
+    if only.has("memory") {
+        let mut mem = Database::memory_with(HashKind::Sha1);
+        let s = bulk_insert(&mut mem, h, keys)?;
+        check(
+            mem.moment(-1)?.as_map()?.iter().count() as u64 == N,
+            "W1 entries",
+        )?;
+        report(id, "memory", N, s, mem.len());
+    }
+    if only.has("file") {
+        let path = dir.join(format!("{id}.xdb"));
+        let mut file = Database::create_with(&path, sha1_opts(Durability::None))?;
+        let s = bulk_insert(&mut file, h, keys)?;
+        report(id, "file", N, s, file.len());
+    }
     Ok(())
 }
 
@@ -327,11 +342,16 @@ fn check_sorted<S: xitdb::storage::Storage>(db: &Database<S>, r: &[u64]) -> Res 
     )
 }
 
-fn w10(dir: &Path, r: &[u64]) -> Res {
-    let mut mem = Database::memory_with(HashKind::Sha1);
-    let s = sorted_insert(&mut mem, r)?;
-    check_sorted(&mem, r)?;
-    report("W10", "memory", SORTED_N, s, mem.len());
+fn w10(dir: &Path, r: &[u64], only: Backends<'_>) -> Res {
+    if only.has("memory") {
+        let mut mem = Database::memory_with(HashKind::Sha1);
+        let s = sorted_insert(&mut mem, r)?;
+        check_sorted(&mem, r)?;
+        report("W10", "memory", SORTED_N, s, mem.len());
+    }
+    if !only.has("file") {
+        return Ok(());
+    }
     let path = dir.join("W10.xdb");
     let mut file = Database::create_with(&path, sha1_opts(Durability::None))?;
     let s = sorted_insert(&mut file, r)?;
@@ -393,16 +413,23 @@ fn w12(dir: &Path, r: &[u64]) -> Res {
 
 fn main() -> Res {
     let filter = std::env::args().nth(1);
-    let want = |id: &str| filter.as_deref().is_none_or(|f| f == id);
+    // `W1` or `W1:file` (one backend of a workload that has two)
+    let (wanted, backend) = match filter.as_deref().map(|f| f.split_once(':')) {
+        Some(Some((id, b))) => (Some(id), Some(b)),
+        Some(None) => (filter.as_deref(), None),
+        None => (None, None),
+    };
+    let only = Backends(backend);
+    let want = |id: &str| wanted.is_none_or(|f| f == id);
     let dir = std::env::temp_dir().join(format!("xitdb-workloads-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let h = hashes(N);
     let result = (|| -> Res {
         if want("W1") {
-            w1(&dir, &h, false)?;
+            w1(&dir, &h, false, only)?;
         }
         if want("W1b") {
-            w1(&dir, &h, true)?;
+            w1(&dir, &h, true, only)?;
         }
         if want("W2") {
             w2(&dir, &h, false)?;
@@ -440,7 +467,7 @@ fn main() -> Res {
         if ["W10", "W11", "W12"].iter().any(|w| want(w)) {
             let r = sorted_keys();
             if want("W10") {
-                w10(&dir, &r)?;
+                w10(&dir, &r, only)?;
             }
             if want("W11") {
                 w11(&dir, &r)?;
