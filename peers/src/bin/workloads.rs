@@ -141,6 +141,35 @@ fn w3(dir: &Path, h: &[[u8; 20]]) -> Res {
     Ok(())
 }
 
+/// W3m: W3 on memory with a snapshot after every commit, the last 100
+/// kept alive; prints its baseline too (W3 on memory, no snapshots).
+fn w3m(h: &[[u8; 20]]) -> Res {
+    const N3: u64 = 10_000;
+    for snapshots in [false, true] {
+        let mut db = Database::memory_with(HashKind::Sha1);
+        let mut alive = std::collections::VecDeque::with_capacity(101);
+        let t = Instant::now();
+        for i in 0..N3 {
+            db.transact(|tx| tx.root_map()?.put_by_hash(&h[i as usize], i))?;
+            if snapshots {
+                alive.push_back(db.snapshot(-1)?);
+                if alive.len() > 100 {
+                    alive.pop_front();
+                }
+            }
+        }
+        let s = t.elapsed().as_secs_f64();
+        check(db.moment_count()? == N3, "W3m moments")?;
+        if let Some(oldest) = alive.front() {
+            let m = oldest.cursor().as_map()?;
+            check(m.get_by_hash(&h[0])?.is_some(), "W3m snapshot")?;
+        }
+        let id = if snapshots { "W3m" } else { "W3" };
+        report(id, "memory", N3, s, db.len());
+    }
+    Ok(())
+}
+
 fn w3d(dir: &Path, h: &[[u8; 20]]) -> Res {
     let (s, bytes) = small_commits(&dir.join("W3d.xdb"), h, 1_000, Durability::Full)?;
     report("W3d", "file", 1_000, s, bytes);
@@ -442,6 +471,9 @@ fn main() -> Res {
         }
         if want("W3d") {
             w3d(&dir, &h)?;
+        }
+        if want("W3m") {
+            w3m(&h)?;
         }
         if want("W4") {
             w4()?;
