@@ -400,27 +400,47 @@ fn linked_lists_after_every_kind_of_edit_verify_clean() {
 }
 
 #[test]
-fn linked_lists_doubled_to_2_pow_61_items_verify_quickly() {
-    let mut db = Database::memory();
-    db.transact(|tx| tx.root().linked_array_list()?.append(7u64))
+fn linked_lists_doubled_to_2_pow_61_items_verify_diff_and_compact_in_linear_time() {
+    for rrb in [true, false] {
+        let mut db = if rrb {
+            common::storage::rrb_memory()
+        } else {
+            Database::memory()
+        };
+        db.transact(|tx| tx.root().linked_array_list()?.append(7u64))
+            .unwrap();
+        db.transact(|tx| -> R {
+            let mut l = tx.root().linked_array_list()?;
+            for _ in 0..61 {
+                let s = l.slot()?;
+                l.concat(s)?;
+            }
+            Ok(())
+        })
         .unwrap();
-    db.transact(|tx| -> R {
-        let mut l = tx.root().linked_array_list()?;
-        for _ in 0..61 {
-            let s = l.slot()?;
-            l.concat(s)?;
-        }
-        Ok(())
-    })
-    .unwrap();
-    let t = Instant::now();
-    let r = clean(&db);
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-    // shared blocks are checked once: the walk covers each byte at most once
-    assert!(r.stats.block_bytes <= db.len(), "{:?}", r.stats);
-    assert!(r.stats.linked_blocks < 2000, "{:?}", r.stats);
-    let l = db.moment(-1).unwrap();
-    assert_eq!(l.as_linked_list().unwrap().len(), 1 << 61);
+        db.transact(|tx| tx.root().linked_array_list()?.put(-1, 8u64))
+            .unwrap();
+        let r = clean(&db);
+        // shared blocks are checked once: the walk covers each byte at most once
+        assert!(r.stats.block_bytes <= db.len(), "{rrb}: {:?}", r.stats);
+        assert!(r.stats.linked_blocks < 2000, "{rrb}: {:?}", r.stats);
+        let l = db.moment(-1).unwrap();
+        assert_eq!(l.as_linked_list().unwrap().len(), 1 << 61);
+        // the diff of a one-item change skips every shared subtree
+        let mut d = db.diff(1, 2).unwrap();
+        let c = d.next().unwrap().unwrap();
+        assert_eq!(c.path, vec![xitdb::PathStepBuf::Index((1 << 61) - 1)]);
+        assert!(d.next().is_none());
+        assert!(d.reads() < 20_000, "{rrb}: {} reads", d.reads());
+        // compaction copies each shared block once
+        let mut dst = Database::memory();
+        db.compact_into(&mut dst, xitdb::compact::Keep::All, &mut |_| {})
+            .unwrap();
+        assert!(dst.len() <= db.len(), "{rrb}: {} > {}", dst.len(), db.len());
+        let copy = dst.moment(-1).unwrap().as_linked_list().unwrap();
+        assert_eq!(copy.len(), 1 << 61);
+        assert_eq!(copy.get(-1).unwrap().unwrap().as_uint().unwrap(), 8);
+    }
 }
 
 #[test]

@@ -181,7 +181,7 @@ pub struct Stats {
     pub map_blocks: u64,
     /// Distinct ArrayList index blocks (history blocks included).
     pub list_blocks: u64,
-    /// Distinct LinkedArrayList blocks.
+    /// Distinct LinkedArrayList blocks (RRB family) or nodes (B-tree family).
     pub linked_blocks: u64,
     /// Distinct sorted map and set nodes (leaves and branches).
     pub sorted_nodes: u64,

@@ -265,7 +265,11 @@ impl Verifier<'_> {
             done: None,
         };
         self.new_block(at.pos, node, len);
-        self.stats.sorted_nodes += 1;
+        if at.kind == TreeKind::List {
+            self.stats.linked_blocks += 1;
+        } else {
+            self.stats.sorted_nodes += 1;
+        }
         Ok(Visit::Push(match kind {
             NodeKind::Leaf => Frame::SortedLeaf(LeafFrame {
                 at,
