@@ -1092,12 +1092,10 @@ fn doubling_a_single_item_to_the_limits() {
     let len = (1u64 << 56) + 2;
     db.transact(|tx| -> Result<(), Error> {
         let mut l = tx.root().linked_array_list()?;
-        l.slice((1 << 60) - (1 << 55), len)?;
-        l.insert(0, 1u64)?;
-        l.remove(0)?;
-        Ok(())
+        l.slice((1 << 60) - (1 << 55), len)
     })
     .unwrap();
+    assert_eq!(rrb_shape(&db).0, 16, "the greatest height");
     assert_eq!(last_list(&db).len(), len);
     let mut outcome = None;
     db.transact(|tx| -> Result<(), Error> {
@@ -1118,6 +1116,10 @@ fn doubling_a_single_item_to_the_limits() {
                 }
             }
         }
+        // edits at the greatest height (the removal merges the blocks
+        // the insertion split, which may make the tree one level shorter)
+        l.insert(0, 1u64)?;
+        l.remove(0)?;
         l.append(8u64)?;
         Ok(())
     })
@@ -1439,4 +1441,84 @@ fn grow_and_shrink_rounds_keep_the_tree_short() {
         costs.iter().all(|&(_, _, c)| c <= 2000),
         "(round, len, put bytes): {costs:?}"
     );
+}
+
+// ------------------------------------------------------------ RRB health
+
+/// The shape of the newest moment's RRB list: its height (shift + 1), the
+/// distinct blocks reachable from its root, and its item count.
+fn rrb_shape(db: &Database) -> (u8, u64, u64) {
+    use xitdb::format::{LinkedEntry, LinkedHeader};
+    let bytes = db.storage().as_bytes();
+    let at = |p: u64, n: usize| &bytes[p as usize..p as usize + n];
+    let header_pos = db.moment(-1).unwrap().slot().value;
+    let h = LinkedHeader::decode(at(header_pos, 17).try_into().unwrap());
+    let mut seen = std::collections::HashSet::new();
+    let mut level = vec![h.ptr];
+    for shift in (0..=h.shift_bits()).rev() {
+        let mut next = Vec::new();
+        for p in level {
+            if !seen.insert(p) || shift == 0 {
+                continue;
+            }
+            for i in 0..16 {
+                let e = LinkedEntry::decode_in(at(p, 272), i, p).unwrap();
+                if !e.slot.is_empty() {
+                    next.push(e.slot.value);
+                }
+            }
+        }
+        level = next;
+    }
+    (h.shift_bits() + 1, seen.len() as u64, h.size)
+}
+
+/// 100,000 random inserts and removes on an RRB list, in rounds that grow
+/// it to 20,000 items and shrink it to 2,000: removals merge underfull
+/// blocks, so after every round the tree is as short and as dense as a
+/// tree of blocks at least a quarter full can be. Without merging, the
+/// blocks emptied by a shrink stay in the tree with one or two items each
+/// (about 150 bytes per item at 2,000 items, shrink after shrink).
+#[test]
+fn random_inserts_and_removes_keep_rrb_lists_dense_and_short() {
+    let mut db = common::storage::rrb_memory();
+    let mut rng = Rng(0x5eed_0005);
+    let (mut ops, mut growing, mut len) = (0u64, true, 0u64);
+    let mut shapes = Vec::new();
+    while ops < 100_000 {
+        db.transact(|tx| -> Result<(), Error> {
+            let mut l = tx.root().linked_array_list()?;
+            for _ in 0..500 {
+                if growing && len > 0 {
+                    l.insert(rng.below(len) as i64, ops)?;
+                } else if growing {
+                    l.append(ops)?;
+                } else {
+                    l.remove(rng.below(len) as i64)?;
+                }
+                len = if growing { len + 1 } else { len - 1 };
+                ops += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+        if growing && len >= 20_000 || !growing && len <= 2_000 {
+            growing = !growing;
+            shapes.push(rrb_shape(&db));
+        }
+    }
+    shapes.push(rrb_shape(&db));
+    assert!(shapes.len() >= 6, "{shapes:?}");
+    for &(height, blocks, items) in &shapes {
+        // every block but the root holds at least 4 entries, save the few
+        // a merge one level up has just adopted
+        let max_height = 1 + (items as f64).log(4.0).ceil() as u8;
+        let bytes_per_item = blocks * 272 / items;
+        assert!(
+            height <= max_height && bytes_per_item <= 100,
+            "(height, blocks, items) after each round: {shapes:?}"
+        );
+    }
+    let report = db.verify().unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
 }
