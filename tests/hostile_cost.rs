@@ -112,15 +112,7 @@ fn doubled_list(opts: Options) -> Vec<u8> {
     let mut db = Database::memory_with_options(opts);
     db.transact(|tx| tx.root().linked_array_list()?.append(7u64))
         .unwrap();
-    db.transact(|tx| -> Result<(), Error> {
-        let mut l = tx.root().linked_array_list()?;
-        for _ in 0..LEVELS {
-            let s = l.slot()?;
-            l.concat(s)?;
-        }
-        Ok(())
-    })
-    .unwrap();
+    common::double_list(&mut db, LEVELS).unwrap();
     db.into_bytes()
 }
 

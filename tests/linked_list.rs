@@ -963,18 +963,6 @@ fn concat_of_a_non_list_is_unexpected_tag() {
     ));
 }
 
-/// Concatenates the moment's root list with itself `times` times, one transaction.
-fn double(db: &mut Database, times: u32) -> Result<(), Error> {
-    db.transact(|tx| -> Result<(), Error> {
-        let mut l = tx.root().linked_array_list()?;
-        for _ in 0..times {
-            let s = l.slot()?;
-            l.concat(s)?;
-        }
-        Ok(())
-    })
-}
-
 /// Positions spread over `0..len`, both ends included.
 fn probes(len: u64) -> Vec<u64> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -998,7 +986,7 @@ fn deep_trees_keep_working() {
         Ok(())
     })
     .unwrap();
-    double(&mut db, 36).unwrap();
+    common::double_list(&mut db, 36).unwrap();
     let len = 5u64 << 36;
     let l = last_list(&db);
     assert_eq!(l.len(), len);
@@ -1048,7 +1036,7 @@ fn doubling_a_single_item_to_the_limits() {
     let mut db = common::storage::rrb_memory();
     db.transact(|tx| tx.root().linked_array_list()?.append(7u64))
         .unwrap();
-    double(&mut db, 40).unwrap();
+    common::double_list(&mut db, 40).unwrap();
     let len = 1u64 << 40;
     let l = last_list(&db);
     assert_eq!(l.len(), len);
@@ -1080,7 +1068,7 @@ fn doubling_a_single_item_to_the_limits() {
 
     // 2^61 items: the root is at the format's greatest height (shift 15)
     db.revert_to(1).unwrap(); // the 2^40 items again
-    double(&mut db, 21).unwrap();
+    common::double_list(&mut db, 21).unwrap();
     let big = 1u64 << 61;
     assert_eq!(last_list(&db).len(), big);
     let at_61 = db.moment_count().unwrap() as i64 - 1;
@@ -1133,14 +1121,14 @@ fn doubling_a_single_item_to_the_limits() {
 
     // back to 2^61 items, doubled to 2^63; one more would overflow the u64 size
     db.revert_to(at_61).unwrap();
-    double(&mut db, 2).unwrap();
+    common::double_list(&mut db, 2).unwrap();
     let l = last_list(&db);
     assert_eq!(l.len(), 1 << 63);
     assert_eq!(uint_at(&l, i64::MAX), 7);
     assert_eq!(uint_at(&l, -1), 7);
     assert_eq!(uint_at(&l, i64::MIN), 7);
     let before = db.storage().as_bytes().to_vec();
-    let r = double(&mut db, 1);
+    let r = common::double_list(&mut db, 1);
     println!("doubling 2^63 items gave {r:?}");
     assert!(r.is_err(), "2^64 items: {r:?}");
     assert_eq!(db.storage().as_bytes(), &before[..]);
