@@ -414,3 +414,55 @@ fn dump_costs_what_it_writes() {
         assert!(peak <= memory(&case), "dump of {}: {peak} bytes", case.name);
     }
 }
+
+/// Keys of a sorted map that differ only in their last byte, `len` bytes
+/// long, path-copied by `moments` later puts: verify compares the keys of
+/// each copied leaf again, so unless it remembers comparisons it reads
+/// `moments × len` bytes per key from a file that grew by a few hundred
+/// bytes per moment.
+fn long_keys_copied(len: usize, moments: u64) -> Vec<u8> {
+    let key = |i: u8| {
+        let mut k = vec![b'p'; len - 1];
+        k.push(i);
+        k
+    };
+    let mut db = Database::memory();
+    db.transact(|tx| -> Result<(), Error> {
+        let mut m = tx.root_map()?;
+        let mut s = m.entry("s")?.sorted_map()?;
+        for i in 0..16u8 {
+            s.put(key(i), 0u64)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    for m in 0..moments {
+        db.transact(|tx| {
+            let mut root = tx.root_map()?;
+            let mut s = root.entry("s")?.sorted_map()?;
+            s.put(key((m % 16) as u8), m)
+        })
+        .unwrap();
+    }
+    db.into_bytes()
+}
+
+#[test]
+fn verify_compares_long_sorted_keys_once() {
+    let case = Case {
+        name: "long sorted keys path-copied",
+        bytes: long_keys_copied(4096, 200),
+        opts: Options::default(),
+    };
+    let db = open(&case);
+    db.storage().reset();
+    let (report, peak) = peak_allocation(|| db.verify().unwrap());
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    let read = db.storage().bytes.get();
+    let len = case.bytes.len() as u64;
+    assert!(
+        read <= 8 * len,
+        "verify read {read} bytes of a {len}-byte file"
+    );
+    assert!(peak <= memory(&case), "{peak} bytes");
+}
