@@ -148,7 +148,7 @@ fn put_u64(bytes: &mut [u8], pos: u64, v: u64) {
     bytes[pos as usize..pos as usize + 8].copy_from_slice(&v.to_be_bytes());
 }
 
-/// An array list claiming 2^60 items, a linked list claiming 2^64 - 1, and
+/// An array list claiming 2^60 items, an RRB linked list claiming 2^64 - 1, and
 /// a byte string claiming 2^64 - 1 bytes, one moment each.
 fn huge_claims() -> Vec<u8> {
     let mut db = common::storage::rrb_memory();
@@ -165,6 +165,30 @@ fn huge_claims() -> Vec<u8> {
     put_u64(&mut bytes, headers[0], 1 << 60);
     put_u64(&mut bytes, headers[1], u64::MAX);
     put_u64(&mut bytes, headers[2], u64::MAX);
+    bytes
+}
+
+/// The same in the B-tree family: a B-tree list and a sorted map, each
+/// claiming 2^64 - 1 entries, and a sorted set claiming 2^62.
+fn huge_btree_claims() -> Vec<u8> {
+    let mut db = Database::memory();
+    db.transact(|tx| tx.root().linked_array_list()?.append(1u64))
+        .unwrap();
+    db.transact(|tx| {
+        tx.root().write(())?;
+        tx.root().sorted_map()?.put("k", 1u64)
+    })
+    .unwrap();
+    db.transact(|tx| {
+        tx.root().write(())?;
+        tx.root().sorted_set()?.insert("k").map(|_| ())
+    })
+    .unwrap();
+    let headers: Vec<u64> = (0..3).map(|i| db.moment(i).unwrap().slot().value).collect();
+    let mut bytes = db.into_bytes();
+    put_u64(&mut bytes, headers[0], u64::MAX);
+    put_u64(&mut bytes, headers[1], u64::MAX);
+    put_u64(&mut bytes, headers[2], 1 << 62);
     bytes
 }
 
@@ -194,6 +218,11 @@ fn cases() -> Vec<Case> {
             name: "huge claimed lengths",
             bytes: huge_claims(),
             opts: rrb_options(),
+        },
+        Case {
+            name: "huge claimed B-tree sizes",
+            bytes: huge_btree_claims(),
+            opts: Options::default(),
         },
     ]
 }
