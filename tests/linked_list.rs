@@ -1507,6 +1507,9 @@ fn random_inserts_and_removes_keep_rrb_lists_dense_and_short() {
             "(height, blocks, items) after each round: {shapes:?}"
         );
     }
+    // canonical `full` flags (what the reference needs to locate items)
+    // would show as warnings
     let report = db.verify().unwrap();
     assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.warning_count, 0, "{:?}", report.warnings);
 }
