@@ -963,18 +963,6 @@ fn concat_of_a_non_list_is_unexpected_tag() {
     ));
 }
 
-/// Concatenates the moment's root list with itself `times` times, one transaction.
-fn double(db: &mut Database, times: u32) -> Result<(), Error> {
-    db.transact(|tx| -> Result<(), Error> {
-        let mut l = tx.root().linked_array_list()?;
-        for _ in 0..times {
-            let s = l.slot()?;
-            l.concat(s)?;
-        }
-        Ok(())
-    })
-}
-
 /// Positions spread over `0..len`, both ends included.
 fn probes(len: u64) -> Vec<u64> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -998,7 +986,7 @@ fn deep_trees_keep_working() {
         Ok(())
     })
     .unwrap();
-    double(&mut db, 36).unwrap();
+    common::double_list(&mut db, 36).unwrap();
     let len = 5u64 << 36;
     let l = last_list(&db);
     assert_eq!(l.len(), len);
@@ -1048,7 +1036,7 @@ fn doubling_a_single_item_to_the_limits() {
     let mut db = common::storage::rrb_memory();
     db.transact(|tx| tx.root().linked_array_list()?.append(7u64))
         .unwrap();
-    double(&mut db, 40).unwrap();
+    common::double_list(&mut db, 40).unwrap();
     let len = 1u64 << 40;
     let l = last_list(&db);
     assert_eq!(l.len(), len);
@@ -1080,7 +1068,7 @@ fn doubling_a_single_item_to_the_limits() {
 
     // 2^61 items: the root is at the format's greatest height (shift 15)
     db.revert_to(1).unwrap(); // the 2^40 items again
-    double(&mut db, 21).unwrap();
+    common::double_list(&mut db, 21).unwrap();
     let big = 1u64 << 61;
     assert_eq!(last_list(&db).len(), big);
     let at_61 = db.moment_count().unwrap() as i64 - 1;
@@ -1092,12 +1080,10 @@ fn doubling_a_single_item_to_the_limits() {
     let len = (1u64 << 56) + 2;
     db.transact(|tx| -> Result<(), Error> {
         let mut l = tx.root().linked_array_list()?;
-        l.slice((1 << 60) - (1 << 55), len)?;
-        l.insert(0, 1u64)?;
-        l.remove(0)?;
-        Ok(())
+        l.slice((1 << 60) - (1 << 55), len)
     })
     .unwrap();
+    assert_eq!(rrb_shape(&db).0, 16, "the greatest height");
     assert_eq!(last_list(&db).len(), len);
     let mut outcome = None;
     db.transact(|tx| -> Result<(), Error> {
@@ -1118,6 +1104,10 @@ fn doubling_a_single_item_to_the_limits() {
                 }
             }
         }
+        // edits at the greatest height (the removal merges the blocks
+        // the insertion split, which may make the tree one level shorter)
+        l.insert(0, 1u64)?;
+        l.remove(0)?;
         l.append(8u64)?;
         Ok(())
     })
@@ -1131,14 +1121,14 @@ fn doubling_a_single_item_to_the_limits() {
 
     // back to 2^61 items, doubled to 2^63; one more would overflow the u64 size
     db.revert_to(at_61).unwrap();
-    double(&mut db, 2).unwrap();
+    common::double_list(&mut db, 2).unwrap();
     let l = last_list(&db);
     assert_eq!(l.len(), 1 << 63);
     assert_eq!(uint_at(&l, i64::MAX), 7);
     assert_eq!(uint_at(&l, -1), 7);
     assert_eq!(uint_at(&l, i64::MIN), 7);
     let before = db.storage().as_bytes().to_vec();
-    let r = double(&mut db, 1);
+    let r = common::double_list(&mut db, 1);
     println!("doubling 2^63 items gave {r:?}");
     assert!(r.is_err(), "2^64 items: {r:?}");
     assert_eq!(db.storage().as_bytes(), &before[..]);
@@ -1439,4 +1429,87 @@ fn grow_and_shrink_rounds_keep_the_tree_short() {
         costs.iter().all(|&(_, _, c)| c <= 2000),
         "(round, len, put bytes): {costs:?}"
     );
+}
+
+// ------------------------------------------------------------ RRB health
+
+/// The shape of the newest moment's RRB list: its height (shift + 1), the
+/// distinct blocks reachable from its root, and its item count.
+fn rrb_shape(db: &Database) -> (u8, u64, u64) {
+    use xitdb::format::{LinkedEntry, LinkedHeader};
+    let bytes = db.storage().as_bytes();
+    let at = |p: u64, n: usize| &bytes[p as usize..p as usize + n];
+    let header_pos = db.moment(-1).unwrap().slot().value;
+    let h = LinkedHeader::decode(at(header_pos, 17).try_into().unwrap());
+    let mut seen = std::collections::HashSet::new();
+    let mut level = vec![h.ptr];
+    for shift in (0..=h.shift_bits()).rev() {
+        let mut next = Vec::new();
+        for p in level {
+            if !seen.insert(p) || shift == 0 {
+                continue;
+            }
+            for i in 0..16 {
+                let e = LinkedEntry::decode_in(at(p, 272), i, p).unwrap();
+                if !e.slot.is_empty() {
+                    next.push(e.slot.value);
+                }
+            }
+        }
+        level = next;
+    }
+    (h.shift_bits() + 1, seen.len() as u64, h.size)
+}
+
+/// 100,000 random inserts and removes on an RRB list, in rounds that grow
+/// it to 20,000 items and shrink it to 2,000: removals merge underfull
+/// blocks, so after every round the tree is as short and as dense as a
+/// tree of blocks at least a quarter full can be. Without merging, the
+/// blocks emptied by a shrink stay in the tree with one or two items each
+/// (about 150 bytes per item at 2,000 items, shrink after shrink).
+#[test]
+fn random_inserts_and_removes_keep_rrb_lists_dense_and_short() {
+    let mut db = common::storage::rrb_memory();
+    let mut rng = Rng(0x5eed_0005);
+    let (mut ops, mut growing, mut len) = (0u64, true, 0u64);
+    let mut shapes = Vec::new();
+    while ops < 100_000 {
+        db.transact(|tx| -> Result<(), Error> {
+            let mut l = tx.root().linked_array_list()?;
+            for _ in 0..500 {
+                if growing && len > 0 {
+                    l.insert(rng.below(len) as i64, ops)?;
+                } else if growing {
+                    l.append(ops)?;
+                } else {
+                    l.remove(rng.below(len) as i64)?;
+                }
+                len = if growing { len + 1 } else { len - 1 };
+                ops += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+        if growing && len >= 20_000 || !growing && len <= 2_000 {
+            growing = !growing;
+            shapes.push(rrb_shape(&db));
+        }
+    }
+    shapes.push(rrb_shape(&db));
+    assert!(shapes.len() >= 6, "{shapes:?}");
+    for &(height, blocks, items) in &shapes {
+        // every block but the root holds at least 4 entries, save the few
+        // a merge one level up has just adopted
+        let max_height = 1 + (items as f64).log(4.0).ceil() as u8;
+        let bytes_per_item = blocks * 272 / items;
+        assert!(
+            height <= max_height && bytes_per_item <= 100,
+            "(height, blocks, items) after each round: {shapes:?}"
+        );
+    }
+    // canonical `full` flags (what the reference needs to locate items)
+    // would show as warnings
+    let report = db.verify().unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.warning_count, 0, "{:?}", report.warnings);
 }

@@ -79,6 +79,58 @@ impl Budget {
     }
 }
 
+/// The read API that sorted maps and sets share (`SortedMapView` and
+/// `SortedSetView` have the same methods but no common trait): lengths,
+/// ranks, ranges, prefixes, extreme indices, both ends of the iteration,
+/// then every entry's key and value, walked.
+macro_rules! walk_sorted {
+    ($v:expr, $depth:expr, $budget:expr) => {{
+        let v = &$v;
+        let n = v.len().unwrap_or(0);
+        let _ = v.is_empty();
+        let _ = (v.first(), v.last());
+        for key in [&b"a"[..], b"", b"m", b"\xff\xff"] {
+            let _ = v.rank(key);
+            let _ = v.iter_from(key).map(|it| it.take(4).count());
+            let _ = v.prefix(key).map(|it| it.take(4).count());
+        }
+        let _ = v.range(&b"b"[..]..&b"y"[..]).map(|it| it.take(4).count());
+        let _ = v.range(&b"y"[..]..&b"b"[..]).map(|it| it.take(4).count());
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        for i in [0, 1, -1, n / 2, n, -n, i64::MIN, i64::MAX] {
+            let _ = v.get_index(i).map(|e| e.map(|e| (e.key(), e.value())));
+        }
+        if let Ok(it) = v.iter() {
+            let _ = it.len();
+            for e in it.take(PER_STRUCTURE) {
+                if $budget.exhausted() {
+                    break;
+                }
+                let Ok(e) = e else { continue };
+                let _ = e.key_string();
+                if let Ok(k) = e.key() {
+                    if $budget.spend_bytes(k.len() as u64) {
+                        let _ = v.rank(&k);
+                    }
+                }
+                if let Ok(val) = e.value() {
+                    walk(&val, $depth + 1, $budget);
+                }
+            }
+        }
+        if let Ok(it) = v.iter() {
+            let _ = it.rev().take(PER_STRUCTURE / 4).count();
+        }
+        if let Ok(mut it) = v.iter() {
+            for _ in 0..PER_STRUCTURE / 8 {
+                if it.next().is_none() && it.next_back().is_none() {
+                    break;
+                }
+            }
+        }
+    }};
+}
+
 /// Reads every kind of thing a cursor offers, then recurses into children.
 pub fn walk(c: &Cursor<'_>, depth: usize, budget: &mut Budget) {
     if depth > WALK_DEPTH || !budget.node() {
@@ -172,6 +224,19 @@ pub fn walk(c: &Cursor<'_>, depth: usize, budget: &mut Budget) {
             let n = l.len();
             let _ = l.is_empty();
             walk_items(n, |i| l.get(i), || l.iter(), depth, budget);
+        }
+        Ok(ValueRef::SortedMap(m)) => {
+            for key in [&b"a"[..], b"", b"zz"] {
+                let _ = m.get(key);
+                let _ = m.contains_key(key);
+            }
+            walk_sorted!(m, depth, budget);
+        }
+        Ok(ValueRef::SortedSet(s)) => {
+            for key in [&b"a"[..], b"", b"zz"] {
+                let _ = s.contains(key);
+            }
+            walk_sorted!(s, depth, budget);
         }
         Ok(ValueRef::Bytes { data, .. }) => {
             budget.spend_bytes(data.len() as u64);
@@ -395,7 +460,50 @@ fn measure_value(c: &Cursor<'_>, depth: usize, b: &mut Budget, broken: &mut bool
                 }
             }
         }
+        Ok(ValueRef::SortedMap(m)) => {
+            let Ok(it) = m.iter() else {
+                *broken = true;
+                return true;
+            };
+            return sorted_entries(it, depth, b, broken);
+        }
+        Ok(ValueRef::SortedSet(s)) => {
+            let Ok(it) = s.iter() else {
+                *broken = true;
+                return true;
+            };
+            return sorted_entries(it, depth, b, broken);
+        }
         Ok(_) => {}
+    }
+    true
+}
+
+/// [`measure_value`] of a sorted map's or set's entries: key bytes, values.
+fn sorted_entries(
+    it: xitdb::SortedEntries<'_>,
+    depth: usize,
+    b: &mut Budget,
+    broken: &mut bool,
+) -> bool {
+    for e in it {
+        let Ok(e) = e else {
+            *broken = true;
+            return true;
+        };
+        match e.key() {
+            Ok(k) if !b.node() || !b.spend_bytes(k.len() as u64 * 2 + 32) => return false,
+            Ok(_) => {}
+            Err(_) => *broken = true,
+        }
+        match e.value() {
+            Ok(v) => {
+                if !measure_value(&v, depth + 1, b, broken) {
+                    return false;
+                }
+            }
+            Err(_) => *broken = true,
+        }
     }
     true
 }
@@ -477,11 +585,17 @@ pub fn full_check<S: Storage>(db: &Database<S>) -> Option<Result<String, String>
 pub struct Script<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Three operations in four are sorted-collection operations.
+    sorted: bool,
 }
 
 impl<'a> Script<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Script { bytes, at: 0 }
+        Script {
+            bytes,
+            at: 0,
+            sorted: false,
+        }
     }
 
     pub fn done(&self) -> bool {
@@ -615,7 +729,10 @@ pub fn run_ops(
         if s.done() {
             break;
         }
-        let op = s.byte();
+        let op = match s.byte() {
+            b if s.sorted && b % 4 != 0 => 31,
+            b => b,
+        };
         match op % 32 {
             24 => tx.freeze(),
             25 => {
@@ -652,10 +769,11 @@ pub fn run_ops(
                 let (off, len) = (s.unum(), s.unum());
                 tx.root().linked_array_list()?.slice(off, len)?;
             }
-            30 | 31 => {
+            30 => {
                 let op = kit_op(s, keys);
                 apply_db(tx, &op)?;
             }
+            31 => sorted_op(tx, root_kind, s, keys)?,
             _ => {
                 let key = s.key(keys);
                 let mut m = root_map(tx, root_kind)?;
@@ -834,6 +952,77 @@ fn kit_list_op(s: &mut Script<'_>, which: u8) -> Op {
     }
 }
 
+/// Sorted keys of the script: a few short ones, long ones sharing a long
+/// prefix (so comparisons run past the inline part), and existing keys.
+fn sorted_key(s: &mut Script<'_>, keys: &[Vec<u8>]) -> Vec<u8> {
+    let b = s.byte();
+    match b % 4 {
+        0 => s.key(keys),
+        1 => vec![b'k', b / 4],
+        2 => {
+            let mut k = vec![b'p'; 40];
+            k.push(b / 4);
+            k
+        }
+        _ => (0..(b / 4) as usize % 24)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect(),
+    }
+}
+
+/// One edit or read of a sorted map or set under a key of the root map.
+fn sorted_op(
+    tx: &mut xitdb::Transaction<'_>,
+    root_kind: Tag,
+    s: &mut Script<'_>,
+    keys: &[Vec<u8>],
+) -> Result<(), Error> {
+    let (which, at) = (s.byte(), s.key(keys));
+    let k = sorted_key(s, keys);
+    let mut m = root_map(tx, root_kind)?;
+    let e = m.entry(&at)?;
+    match which % 8 {
+        0 | 1 => {
+            let v = s.value();
+            v.with(|x| e.sorted_map()?.put(&k, x))?;
+        }
+        2 => {
+            e.sorted_map()?.remove(&k)?;
+        }
+        3 => {
+            let v = s.value();
+            v.with(|x| e.sorted_map()?.entry(&k)?.linked_array_list()?.append(x))?;
+        }
+        4 => {
+            e.sorted_set()?.insert(&k)?;
+        }
+        5 => {
+            e.sorted_set()?.remove(&k)?;
+        }
+        6 => {
+            // bulk: many keys at once, to split and merge nodes
+            let n = s.byte() as u64 * 3;
+            let mut sm = e.sorted_map()?;
+            let remove = s.flag();
+            for i in 0..n {
+                let key = format!("bulk{:05}", (i * 7919) % 1000);
+                if remove {
+                    sm.remove(&key)?;
+                } else {
+                    sm.put(&key, i)?;
+                }
+            }
+        }
+        _ => {
+            let sm = e.sorted_map()?;
+            let view = sm.view()?;
+            let mut b = Budget::new(64, 1 << 16);
+            walk_sorted!(view, 0, &mut b);
+        }
+    }
+    Ok(())
+}
+
 fn root_map<'t>(
     tx: &'t mut xitdb::Transaction<'_>,
     root_kind: Tag,
@@ -986,6 +1175,11 @@ fn map_op(
     Ok(())
 }
 
+/// True when `text` is one JSON document.
+pub fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok()
+}
+
 // ------------------------------------------------------------ known issues
 
 /// Known library bugs that a campaign may mask so that it goes on finding
@@ -1028,6 +1222,12 @@ pub fn empty_history_with_odd_root(bytes: &[u8]) -> bool {
 /// appends, inserts, slices, concats, time travel, aborts. No panic, and a
 /// transaction that fails leaves every byte as it was.
 pub fn transact_script(data: &[u8], opts: Options) {
+    transact_script_with(data, opts, false);
+}
+
+/// [`transact_script`] where three script operations in four edit or read
+/// sorted maps and sets (`sorted`).
+pub fn transact_script_with(data: &[u8], opts: Options, sorted: bool) {
     let Some((&last, rest)) = data.split_last() else {
         return;
     };
@@ -1048,6 +1248,7 @@ pub fn transact_script(data: &[u8], opts: Options) {
     let reopens = reopened.is_ok();
     let mut known_bad = !reopens;
     let mut s = Script::new(script);
+    s.sorted = sorted;
     for round in 0..4 {
         if round > 0 && s.done() {
             break;

@@ -11,11 +11,23 @@ struct Counting;
 thread_local! {
     static LARGEST: Cell<usize> = const { Cell::new(0) };
     static COUNT: Cell<usize> = const { Cell::new(0) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
 fn note(size: usize) {
     let _ = LARGEST.try_with(|c| c.set(c.get().max(size)));
     let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+    grow(size as isize);
+}
+
+/// Live bytes allocated on this thread change by `by`; the peak follows.
+fn grow(by: isize) {
+    let _ = LIVE.try_with(|l| {
+        let now = l.get().saturating_add(by);
+        l.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
@@ -37,10 +49,12 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note(new_size);
+        grow(-(layout.size() as isize));
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        grow(-(layout.size() as isize));
         // SAFETY: same contract as our caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -65,4 +79,17 @@ pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LARGEST.with(|c| c.set(0));
     let out = f();
     (out, LARGEST.with(|c| c.get()))
+}
+
+/// Runs `f`; returns its result and the most bytes it had allocated (and
+/// not yet freed) on this thread at any one time: its peak memory.
+#[allow(dead_code)]
+pub fn peak_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(start));
+    let out = f();
+    (
+        out,
+        PEAK.with(|p| p.get()).saturating_sub(start).max(0) as usize,
+    )
 }

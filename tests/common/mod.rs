@@ -19,3 +19,16 @@ pub mod model;
 pub mod rng;
 pub mod storage;
 pub mod strategy;
+
+/// Concatenates the newest moment's root linked list with itself `times`
+/// times, in one transaction (2^times as many items, sharing the blocks).
+pub fn double_list(db: &mut xitdb::Database, times: u32) -> Result<(), xitdb::Error> {
+    db.transact(|tx| -> Result<(), xitdb::Error> {
+        let mut l = tx.root().linked_array_list()?;
+        for _ in 0..times {
+            let s = l.slot()?;
+            l.concat(s)?;
+        }
+        Ok(())
+    })
+}

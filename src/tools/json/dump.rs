@@ -16,6 +16,14 @@ const MAX_NESTING: usize = crate::format::MAX_NESTING as usize;
 
 /// Renders the whole database (header and root, every moment of a
 /// history) as one line of canonical JSON, ending with a newline.
+///
+/// Every shared structure is written out in full wherever it is reached,
+/// so the output can be exponentially larger than the file: a few KiB of
+/// maps that each hold the one below twice, 40 levels deep, dump to 2^40
+/// values. The work and memory are linear in the output; nesting past
+/// [`crate::format::MAX_NESTING`] levels (which a cycle reaches) is an
+/// error. Check the size of an untrusted file's expansion first if that
+/// matters.
 pub fn dump_json<S: Storage>(db: &Database<S>) -> Result<String> {
     let h = db.header();
     let mut out = String::new();

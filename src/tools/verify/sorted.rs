@@ -30,9 +30,13 @@
 //! (unless it holds no entries).
 //!
 //! Keys are compared in place, in chunks read into two small buffers on the
-//! stack: nothing is allocated per key, and a comparison stops at the first
-//! differing byte. A separator is usually the very key slot of the first
-//! entry of its right side, which compares equal without a read.
+//! stack, and a comparison stops at the first differing byte. A separator
+//! is usually the very key slot of the first entry of its right side, which
+//! compares equal without a read. The order of two out-of-line keys is
+//! remembered by their positions (one map entry per pair compared): nodes
+//! that path copies made share their keys with the nodes they copied, and
+//! comparing those long keys again for every copy would cost the keys'
+//! length per copy, far more than the copies add to the file.
 
 use super::stop::{fail, R};
 use super::walk::{Agg, Frame, Node, Step, Verifier, Visit};
@@ -546,10 +550,26 @@ impl Verifier<'_> {
     }
 
     /// The order of two checked keys: unsigned bytes, a proper prefix first.
-    pub(super) fn cmp_keys(&self, a: Key, b: Key) -> R<Ordering> {
+    /// Two out-of-line keys are compared once (`key_order` remembers), so
+    /// the keys that path-copied nodes share cost their length only once
+    /// per pair, however many copies there are.
+    pub(super) fn cmp_keys(&mut self, a: Key, b: Key) -> R<Ordering> {
         if a == b {
             return Ok(Ordering::Equal);
         }
+        let (Key::Long(p), Key::Long(q)) = (a, b) else {
+            return self.cmp_key_bytes(a, b);
+        };
+        if let Some(&o) = self.key_order.get(&(p, q)) {
+            return Ok(o);
+        }
+        let o = self.cmp_key_bytes(a, b)?;
+        self.key_order.insert((p, q), o);
+        Ok(o)
+    }
+
+    /// [`Self::cmp_keys`], reading the bytes.
+    fn cmp_key_bytes(&self, a: Key, b: Key) -> R<Ordering> {
         let (mut x, mut y) = ([0u8; CHUNK], [0u8; CHUNK]);
         let (la, lb) = (self.key_len(a)?, self.key_len(b)?);
         let mut off = 0u64;
@@ -669,7 +689,7 @@ mod tests {
         ];
         let refs: Vec<&[u8]> = samples.iter().map(|k| k.as_slice()).collect();
         let (bytes, at) = long_keys(&refs);
-        let v = Verifier::new(Src::bytes_only(&bytes, Hasher::new(HashKind::Blake3)));
+        let mut v = Verifier::new(Src::bytes_only(&bytes, Hasher::new(HashKind::Blake3)));
         let key = |i: usize| {
             let k = &samples[i];
             if k.len() <= 8 && !k.contains(&0) && i.is_multiple_of(2) {

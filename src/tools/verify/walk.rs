@@ -190,6 +190,10 @@ pub(super) struct Verifier<'a> {
     pub stats: Stats,
     /// Sorted headers met: each walk of a sorted tree has its own number.
     pub sorted_trees: u64,
+    /// The order of every two out-of-line sorted keys compared, by their
+    /// positions: the blocks that path copies share keys with compare the
+    /// same long keys again, which would cost their length every time.
+    pub key_order: HashMap<(u64, u64), std::cmp::Ordering>,
     /// The root the database reads, when it is not the header's root at
     /// offset 12: a root map read-only handle reading the new root of a
     /// commit whose root write is unfinished (FORMAT.md §8.8).
@@ -210,6 +214,7 @@ impl<'a> Verifier<'a> {
             warning_count: 0,
             stats: Stats::default(),
             sorted_trees: 0,
+            key_order: HashMap::new(),
             root: None,
         }
     }

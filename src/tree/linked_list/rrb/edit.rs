@@ -227,9 +227,12 @@ impl LinkedList {
                 len: self.size,
             });
         }
-        let parts: Parts = remove_rec(core, self.root, self.shift, k)?
-            .into_iter()
-            .collect();
+        let root = remove_rec(core, self.root, self.shift, k)?;
+        let parts: Parts = if root.entries.is_empty() {
+            Vec::new()
+        } else {
+            vec![(root.store(core, Some(self.root))?, root.count()?)]
+        };
         self.set_root(core, parts, self.shift)?;
         self.finish(core, self.size - 1)
     }
@@ -353,40 +356,82 @@ fn insert_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<(Par
         return Ok((parts, leaf));
     }
     let (i, rr) = node.locate(r)?;
-    let child = node
-        .entries
-        .get(i)
-        .map(|e| e.slot.value)
-        .ok_or_else(|| Error::corrupt(ptr, "missing child"))?;
+    let child = child_at(&node, i, ptr)?;
     let (sub, leaf) = insert_rec(core, child, shift - 1, rr)?;
     splice_parts(&mut node, i, &sub);
     Ok((store_parts(core, node, Some(ptr))?, leaf))
 }
 
-/// Removes leaf `r` under the node; `None` when the node is left empty.
-fn remove_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<Option<(u64, u64)>> {
+/// Fewest entries a block below the root keeps after a removal: a child
+/// left with fewer is merged with a neighbour (or shares the neighbour's
+/// entries evenly when both do not fit in one block), so that removals
+/// leave no trail of nearly empty blocks and the tree stays short.
+const MIN_ENTRIES: usize = BLOCK_SLOTS / 4;
+
+/// Removes leaf `r` under the node at `ptr`; returns the node as it is
+/// left, in memory (the caller stores it, merges it, or drops it empty).
+fn remove_rec(core: &mut TxCore<'_>, ptr: u64, shift: u8, r: u64) -> Result<Node> {
     let mut node = Node::read(core, ptr, shift)?;
     let (i, rr) = node.locate(r)?;
     if shift == 0 {
         node.entries.remove(i);
+        return Ok(node);
+    }
+    let child_ptr = child_at(&node, i, ptr)?;
+    let child = remove_rec(core, child_ptr, shift - 1, rr)?;
+    put_back(core, &mut node, i, child, child_ptr)?;
+    Ok(node)
+}
+
+/// The block that entry `i` of `node` (read from `ptr`) points to.
+fn child_at(node: &Node, i: usize, ptr: u64) -> Result<u64> {
+    node.entries
+        .get(i)
+        .map(|e| e.slot.value)
+        .ok_or_else(|| Error::corrupt(ptr, "missing child"))
+}
+
+/// Puts `child`, entry `i` of `node` after an edit (read from block
+/// `child_ptr`), back into `node`: dropped when empty, stored when it keeps
+/// [`MIN_ENTRIES`], else merged with its right neighbour (its left one when
+/// it is the last) into one block, or two blocks of at least half.
+fn put_back(
+    core: &mut TxCore<'_>,
+    node: &mut Node,
+    i: usize,
+    child: Node,
+    child_ptr: u64,
+) -> Result<()> {
+    if child.entries.is_empty() {
+        node.entries.remove(i);
+        return Ok(());
+    }
+    if child.entries.len() >= MIN_ENTRIES || node.entries.len() < 2 {
+        let part = (child.store(core, Some(child_ptr))?, child.count()?);
+        splice_parts(node, i, &vec![part]);
+        return Ok(());
+    }
+    let j = if i + 1 < node.entries.len() {
+        i + 1
     } else {
-        let child = node
-            .entries
-            .get(i)
-            .map(|e| e.slot.value)
-            .ok_or_else(|| Error::corrupt(ptr, "missing child"))?;
-        match remove_rec(core, child, shift - 1, rr)? {
-            None => {
-                node.entries.remove(i);
-            }
-            Some(part) => splice_parts(&mut node, i, &vec![part]),
-        }
-    }
-    if node.entries.is_empty() {
-        return Ok(None);
-    }
-    let c = node.count()?;
-    Ok(Some((node.store(core, Some(ptr))?, c)))
+        i - 1
+    };
+    let neighbour = Node::read(core, child_at(node, j, child_ptr)?, child.shift)?;
+    let (first, entries) = if j > i {
+        (i, [child.entries, neighbour.entries].concat())
+    } else {
+        (j, [neighbour.entries, child.entries].concat())
+    };
+    let merged = Node {
+        shift: child.shift,
+        entries,
+    };
+    let parts = store_parts(core, merged, Some(child_ptr))?;
+    node.entries.splice(
+        first..=first + 1,
+        parts.iter().map(|&(p, c)| child_entry(p, c)),
+    );
+    Ok(())
 }
 
 /// The node holding leaves `lo..hi` of the node at `ptr`, at the same
