@@ -361,3 +361,27 @@ fn files_replicate_while_written_and_readers_see_whole_commits() {
     assert_eq!(db.moment_count().unwrap(), N);
     let _ = FileStorage::open_read_only(&replica_path).unwrap().len();
 }
+
+#[test]
+fn a_resumed_stream_tells_its_database_from_another() {
+    let mut primary = Database::memory();
+    let mut stream = CommitStream::new();
+    let mut replica = Replica::new(MemoryStorage::new()).unwrap();
+    for i in 0..40 {
+        put(&mut primary, i);
+        ship(&mut stream, &mut primary, &mut replica);
+    }
+    let resumed = CommitStream::resume(replica.storage(), replica.head(), 16).unwrap();
+    put(&mut primary, 99);
+    resumed
+        .check_continues(replica.storage(), &mut primary)
+        .unwrap();
+    let mut other = Database::memory();
+    for i in 0..60 {
+        put(&mut other, i + 1);
+    }
+    assert!(matches!(
+        resumed.check_continues(replica.storage(), &mut other),
+        Err(Error::StreamFork { .. })
+    ));
+}

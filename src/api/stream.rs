@@ -142,6 +142,60 @@ impl CommitStream {
         Ok(stream)
     }
 
+    /// Checks that `db` continues the chain this stream was resumed on:
+    /// its committed bytes below the head's size equal `replica`'s, except
+    /// where a commit rewrites in place (the first 36 bytes and the
+    /// history's blocks). [`Error::StreamFork`] if not: the store holds
+    /// another database, or this one was rewritten.
+    pub fn check_continues<S: Storage>(
+        &self,
+        replica: &dyn Storage,
+        db: &mut Database<S>,
+    ) -> Result<()> {
+        let end = self.head.file_size;
+        let fork = Error::StreamFork {
+            seq: self.head.seq.wrapping_add(1),
+        };
+        let Some((_, top)) = committed_state(db)? else {
+            return if end == 0 { Ok(()) } else { Err(fork) };
+        };
+        if top.file_size < end || replica.len() < end {
+            return Err(fork);
+        }
+        let mut skip: Vec<(u64, u64)> = self.blocks.keys().map(|&p| (p, p + BLOCK_LEN)).collect();
+        skip.push((0, TOP_LEN as u64));
+        skip.sort_unstable();
+        let mut pos = 0u64;
+        let (mut a, mut b) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+        let mut compare = |from: u64, to: u64| -> Result<bool> {
+            let mut at = from;
+            while at < to {
+                let n = (to - at).min(a.len() as u64) as usize;
+                let (x, y) = (a.get_mut(..n), b.get_mut(..n));
+                let (Some(x), Some(y)) = (x, y) else {
+                    return Ok(false);
+                };
+                db.storage().read_at(at, x)?;
+                replica.read_at(at, y)?;
+                if x != y {
+                    return Ok(false);
+                }
+                at += n as u64;
+            }
+            Ok(true)
+        };
+        for (from, to) in skip {
+            if from > pos && !compare(pos, from.min(end))? {
+                return Err(fork);
+            }
+            pos = pos.max(to);
+        }
+        if pos < end && !compare(pos, end)? {
+            return Err(fork);
+        }
+        Ok(())
+    }
+
     /// Where the chain stands: the last record captured.
     pub fn head(&self) -> ChainHead {
         self.head
