@@ -30,6 +30,8 @@
 //! a restore always yields a committed state.
 
 mod remote;
+#[doc(hidden)]
+pub mod testing;
 
 pub use remote::Remote;
 

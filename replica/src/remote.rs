@@ -46,12 +46,29 @@ fn url_error(url: &str, reason: impl ToString) -> ReplicaError {
 impl Remote {
     /// Opens the store a URL names (see the type's documentation).
     pub fn open(url: &str) -> Result<Remote> {
+        Self::open_with(url, &[])
+    }
+
+    /// Like [`Remote::open`], with settings that take precedence over the
+    /// environment's, named as the variables are (`AWS_ENDPOINT`, ...).
+    pub fn open_with(url: &str, settings: &[(&str, String)]) -> Result<Remote> {
         let parsed = url::Url::parse(url).map_err(|e| url_error(url, e))?;
         let path_prefix = parsed.path().trim_matches('/').to_string();
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
             "s3" => {
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
-                if std::env::var("AWS_ENDPOINT").is_ok_and(|e| e.starts_with("http://")) {
+                let mut endpoint = std::env::var("AWS_ENDPOINT").ok();
+                for (key, value) in settings {
+                    let key = key
+                        .to_ascii_lowercase()
+                        .parse()
+                        .map_err(|e| url_error(url, e))?;
+                    if matches!(key, object_store::aws::AmazonS3ConfigKey::Endpoint) {
+                        endpoint = Some(value.clone());
+                    }
+                    b = b.with_config(key, value);
+                }
+                if endpoint.is_some_and(|e| e.starts_with("http://")) {
                     b = b.with_allow_http(true);
                 }
                 (Arc::new(b.build()?), path_prefix)
