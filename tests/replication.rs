@@ -15,7 +15,7 @@ fn put(db: &mut Database, i: u64) {
         let mut root = tx.root_map()?;
         root.put("n", i)?;
         root.entry("log")?.array_list()?.append(i)?;
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             root.put(format!("big{i}"), &vec![i as u8; 3000][..])?;
         }
         Ok::<_, Error>(())
@@ -102,16 +102,34 @@ fn records_that_cover_many_commits_replicate_too() {
     }
 }
 
-#[test]
-fn a_replica_refuses_gaps_replays_forgeries_and_forks_and_changes_nothing() {
+/// A database of `n` commits, its stream and a replica at its head.
+fn replicated(n: u64) -> (Database, CommitStream, Replica<MemoryStorage>) {
     let mut primary = Database::memory();
     let mut stream = CommitStream::new();
-    for i in 0..6 {
+    let mut replica = Replica::new(MemoryStorage::new()).unwrap();
+    for i in 0..n {
+        put(&mut primary, i);
+        ship(&mut stream, &mut primary, &mut replica);
+    }
+    (primary, stream, replica)
+}
+
+/// A database of `n` commits and one record per commit.
+fn recorded(n: u64) -> (Database, Vec<Arc<CommitRecord>>) {
+    let mut primary = Database::memory();
+    let mut stream = CommitStream::new();
+    for i in 0..n {
         put(&mut primary, i);
         stream.capture(&mut primary).unwrap();
     }
     let recs = stream.feed().commits_since(0).unwrap();
-    assert_eq!(recs.len(), 6);
+    assert_eq!(recs.len() as u64, n);
+    (primary, recs)
+}
+
+#[test]
+fn a_replica_refuses_gaps_replays_forgeries_and_forks_and_changes_nothing() {
+    let (primary, recs) = recorded(6);
     let mut replica = Replica::new(MemoryStorage::new()).unwrap();
     replica.apply(&recs[0]).unwrap();
     replica.apply(&recs[1]).unwrap();
@@ -224,13 +242,7 @@ fn the_feed_holds_what_it_retains_and_wakes_subscribers() {
 
 #[test]
 fn a_stream_resumes_from_a_replica_and_root_maps_are_refused() {
-    let mut primary = Database::memory();
-    let mut stream = CommitStream::new();
-    let mut replica = Replica::new(MemoryStorage::new()).unwrap();
-    for i in 0..40 {
-        put(&mut primary, i);
-        ship(&mut stream, &mut primary, &mut replica);
-    }
+    let (mut primary, _, mut replica) = replicated(40);
     // the writer restarts: its stream is rebuilt from the replica
     let head = replica.head();
     let mut stream = CommitStream::resume(replica.storage(), head, 16).unwrap();
@@ -253,13 +265,7 @@ fn a_stream_resumes_from_a_replica_and_root_maps_are_refused() {
 
 #[test]
 fn an_interrupted_apply_is_cut_or_redone() {
-    let mut primary = Database::memory();
-    let mut stream = CommitStream::new();
-    for i in 0..20 {
-        put(&mut primary, i);
-        stream.capture(&mut primary).unwrap();
-    }
-    let recs = stream.feed().commits_since(0).unwrap();
+    let (primary, recs) = recorded(20);
     let mut replica = Replica::new(MemoryStorage::new()).unwrap();
     for rec in &recs[..10] {
         replica.apply(rec).unwrap();
@@ -364,13 +370,7 @@ fn files_replicate_while_written_and_readers_see_whole_commits() {
 
 #[test]
 fn a_resumed_stream_tells_its_database_from_another() {
-    let mut primary = Database::memory();
-    let mut stream = CommitStream::new();
-    let mut replica = Replica::new(MemoryStorage::new()).unwrap();
-    for i in 0..40 {
-        put(&mut primary, i);
-        ship(&mut stream, &mut primary, &mut replica);
-    }
+    let (mut primary, _, replica) = replicated(40);
     let resumed = CommitStream::resume(replica.storage(), replica.head(), 16).unwrap();
     put(&mut primary, 99);
     resumed

@@ -6,7 +6,12 @@
 //! restore is byte-identical to the primary.
 //!
 //! 12 kills in `cargo test`; `XITDB_LONG=1` raises them to 120.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +22,9 @@ use xitdb_replica::testing::S3Server;
 
 fn xitdb(server: &S3Server) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xitdb"));
-    c.envs(server.vars()).stdout(Stdio::null()).stderr(Stdio::null());
+    c.envs(server.vars())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     c
 }
 
@@ -28,7 +35,11 @@ fn a_replicator_killed_at_random_always_leaves_a_restorable_store() {
     };
     server.bucket("kills").unwrap();
     let url = "s3://kills/app";
-    let kills: u64 = if std::env::var_os("XITDB_LONG").is_some() { 120 } else { 12 };
+    let kills: u64 = if std::env::var_os("XITDB_LONG").is_some() {
+        120
+    } else {
+        12
+    };
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -48,7 +59,10 @@ fn a_replicator_killed_at_random_always_leaves_a_restorable_store() {
                 db.transact(|tx| {
                     let mut root = tx.root_map()?;
                     root.put("n", i)?;
-                    root.put(format!("k{}", i % 97), &vec![i as u8; (i % 31) as usize * 50][..])
+                    root.put(
+                        format!("k{}", i % 97),
+                        &vec![i as u8; (i % 31) as usize * 50][..],
+                    )
                 })
                 .unwrap();
                 i += 1;
@@ -65,7 +79,13 @@ fn a_replicator_killed_at_random_always_leaves_a_restorable_store() {
         seed ^= seed << 17;
         let delay = Duration::from_millis(seed % 400);
         let mut child = xitdb(&server)
-            .args(["replicate", primary.to_str().unwrap(), url, "--interval", "5"])
+            .args([
+                "replicate",
+                primary.to_str().unwrap(),
+                url,
+                "--interval",
+                "5",
+            ])
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
@@ -78,10 +98,19 @@ fn a_replicator_killed_at_random_always_leaves_a_restorable_store() {
             Ok(r) => {
                 let db = Database::open_read_only(&out).unwrap();
                 assert_eq!(db.moment_count().unwrap(), r.moments);
-                let n = db.moment(-1).unwrap().as_map().unwrap().require("n").unwrap();
+                let n = db
+                    .moment(-1)
+                    .unwrap()
+                    .as_map()
+                    .unwrap()
+                    .require("n")
+                    .unwrap();
                 assert_eq!(n.as_uint().unwrap(), r.moments - 1, "kill {kill}");
                 assert!(db.verify().is_ok(), "kill {kill}");
-                assert!(r.moments >= restored_max, "kill {kill}: the store went back");
+                assert!(
+                    r.moments >= restored_max,
+                    "kill {kill}: the store went back"
+                );
                 restored_max = r.moments;
                 std::fs::remove_file(&out).unwrap();
             }

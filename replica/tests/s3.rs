@@ -39,6 +39,11 @@ fn write(path: &std::path::Path, from: u64, to: u64) {
     }
 }
 
+/// Ships what `path` committed; the report.
+fn ship(remote: &Remote, path: &std::path::Path) -> xitdb_replica::ShipReport {
+    replicate(remote, path, &once(), &|| false, &mut |_| {}).unwrap()
+}
+
 fn server(bucket: &str) -> Option<(S3Server, String)> {
     let s = S3Server::start()?;
     s.bucket(bucket).unwrap();
@@ -54,11 +59,11 @@ fn ship_restore_cut_and_follow_on_s3() {
     let primary = dir.path().join("primary.xdb");
     let remote = server.remote(&url).unwrap();
     write(&primary, 0, 30);
-    let first = replicate(&remote, &primary, &once(), &|| false, &mut |_| {}).unwrap();
+    let first = ship(&remote, &primary);
     assert_eq!(first.records, 1);
     for round in 0..5 {
         write(&primary, 30 + round * 10, 40 + round * 10);
-        replicate(&remote, &primary, &once(), &|| false, &mut |_| {}).unwrap();
+        ship(&remote, &primary);
     }
     let out = dir.path().join("restored.xdb");
     let r = restore(&remote, &out, None).unwrap();
@@ -113,7 +118,7 @@ fn ship_restore_cut_and_follow_on_s3() {
     );
     // and resumes from its note
     write(&primary, 90, 95);
-    let r = replicate(&remote, &primary, &once(), &|| false, &mut |_| {}).unwrap();
+    let r = ship(&remote, &primary);
     let head = follow(
         &remote,
         &replica,
@@ -140,9 +145,9 @@ fn a_second_database_on_the_prefix_is_refused_and_damage_is_named() {
     write(&a, 0, 20);
     write(&b, 100, 130);
     let remote = server.remote(&url).unwrap();
-    replicate(&remote, &a, &once(), &|| false, &mut |_| {}).unwrap();
+    ship(&remote, &a);
     write(&a, 20, 25);
-    replicate(&remote, &a, &once(), &|| false, &mut |_| {}).unwrap();
+    ship(&remote, &a);
     let e = replicate(&remote, &b, &once(), &|| false, &mut |_| {}).unwrap_err();
     assert!(matches!(e, ReplicaError::Conflict { .. }), "{e}");
     // the manifest is written with a conditional PUT: an existing
@@ -186,7 +191,7 @@ fn a_paused_server_is_waited_for_and_caught_up_with() {
     let primary = dir.path().join("p.xdb");
     write(&primary, 0, 10);
     let remote = server.remote(&url).unwrap();
-    replicate(&remote, &primary, &once(), &|| false, &mut |_| {}).unwrap();
+    ship(&remote, &primary);
     write(&primary, 10, 40);
     // the server stops answering in the middle of things
     let pid = server.pid().to_string();
@@ -224,7 +229,7 @@ fn local_directories_and_memory_work_too() {
         Remote::open(&url).unwrap(),
         Remote::open("memory://x").unwrap(),
     ] {
-        replicate(&remote, &primary, &once(), &|| false, &mut |_| {}).unwrap();
+        ship(&remote, &primary);
         let out = dir.path().join("out.xdb");
         restore(&remote, &out, None).unwrap();
         assert_eq!(
