@@ -725,15 +725,7 @@ impl<S: Storage> Replica<S> {
     /// is written. Returns the new head.
     pub fn apply(&mut self, rec: &CommitRecord) -> Result<ChainHead> {
         rec.follows(&self.head)?;
-        let resealed = CommitRecord::seal(
-            &self.head,
-            rec.moments,
-            rec.patches.clone(),
-            rec.appended.clone(),
-        )?;
-        if resealed.hash != rec.hash || resealed.new_size != rec.new_size {
-            return Err(Error::RecordHash { seq: rec.seq });
-        }
+        rec.check()?;
         if self.store.len() != rec.prev_size {
             return Err(Error::RecordMismatch {
                 seq: rec.seq,

@@ -160,9 +160,43 @@ impl CommitRecord {
             hash: [0; CHAIN_HASH_LEN],
         };
         check_patches(&rec.patches, rec.prev_size, 0)?;
-        let body = rec.encode_body();
-        rec.hash = *blake3::hash(&body).as_bytes();
+        rec.hash = rec.body_hash();
         Ok(rec)
+    }
+
+    /// BLAKE3 of the record's encoding up to its hash field, computed
+    /// from the fields (what [`CommitRecord::hash`] must be).
+    pub fn body_hash(&self) -> ChainHash {
+        let mut h = blake3::Hasher::new();
+        h.update(&COMMIT_MAGIC);
+        for word in [self.seq, self.prev_size, self.new_size, self.moments] {
+            h.update(&word.to_be_bytes());
+        }
+        h.update(&self.prev_hash);
+        h.update(&(self.patches.len() as u32).to_be_bytes());
+        for p in &self.patches {
+            h.update(&p.offset.to_be_bytes());
+            h.update(&(p.bytes.len() as u32).to_be_bytes());
+            h.update(&p.bytes);
+        }
+        h.update(&self.appended);
+        *h.finalize().as_bytes()
+    }
+
+    /// Checks what [`CommitRecord::decode`] checks, for a record built or
+    /// changed in memory: its sizes, its patches and its hash.
+    pub fn check(&self) -> Result<()> {
+        if self.prev_size.checked_add(self.appended.len() as u64) != Some(self.new_size) {
+            return Err(Error::BadRecord {
+                at: 0,
+                reason: "appended bytes do not fill the sizes",
+            });
+        }
+        check_patches(&self.patches, self.prev_size, 0)?;
+        if self.body_hash() != self.hash {
+            return Err(Error::RecordHash { seq: self.seq });
+        }
+        Ok(())
     }
 
     /// Where the chain stands after this record.
