@@ -250,6 +250,60 @@ pub enum Error {
         key: String,
     },
 
+    /// A commit record (or a segment of them) is malformed: bad magic, a
+    /// length past the bytes present, or patches out of order.
+    #[error("malformed commit record at byte {at}: {reason}")]
+    BadRecord {
+        /// Byte position of the record in the bytes decoded.
+        at: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
+    /// A commit record's bytes do not match its hash (damaged or forged).
+    #[error("commit record {seq} does not match its hash (damaged or forged)")]
+    RecordHash {
+        /// The sequence number the record claims.
+        seq: u64,
+    },
+
+    /// A commit record is not the next one: a gap, or one applied already.
+    #[error("commit record {found} is not the next one (expected {expected})")]
+    StreamGap {
+        /// The sequence number that would follow.
+        expected: u64,
+        /// The one offered.
+        found: u64,
+    },
+
+    /// A commit record continues a different chain (another database or a
+    /// rewritten history): its predecessor hash or size is not the head's.
+    #[error("commit record {seq} belongs to another chain (fork)")]
+    StreamFork {
+        /// The record's sequence number.
+        seq: u64,
+    },
+
+    /// A commit record does not describe a commit of this database: its
+    /// history header disagrees with its sizes, or the storage it would
+    /// apply to is not where the chain says.
+    #[error("commit record {seq} is inconsistent: {reason}")]
+    RecordMismatch {
+        /// The record's sequence number.
+        seq: u64,
+        /// What disagrees.
+        reason: &'static str,
+    },
+
+    /// Records older than the ones a commit stream still holds were asked for.
+    #[error("commit stream no longer holds record {requested} (oldest held: {oldest})")]
+    StreamTooOld {
+        /// The first record asked for.
+        requested: u64,
+        /// The oldest record still held.
+        oldest: u64,
+    },
+
     /// Invalid argument supplied by the caller.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),

@@ -160,6 +160,7 @@ pub use api::snapshot::Snapshot;
 pub use api::sorted::{
     SortedEntries, SortedEntry, SortedMapMut, SortedMapView, SortedSetMut, SortedSetView,
 };
+pub use api::stream::{CommitFeed, CommitStream, Replica, Subscription, DEFAULT_RETAIN};
 #[cfg(feature = "serde")]
 pub use api::typed;
 pub use api::value::{PathStep, PathStepBuf, Value};

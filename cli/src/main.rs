@@ -19,6 +19,7 @@ mod error;
 mod open;
 mod path;
 mod range;
+mod replication;
 mod shell;
 mod value;
 
@@ -315,6 +316,50 @@ enum Command {
         #[arg(long, short)]
         force: bool,
     },
+    /// Ship a database's commits to object storage, continuously
+    #[command(
+        after_help = "URL: s3://bucket/prefix (AWS_* variables: AWS_ENDPOINT, AWS_REGION,\n\
+                      AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), gs://, az://, file:///dir.\n\
+                      Reads FILE read-only while its writer runs; batches new commits into\n\
+                      segment objects, retries failed uploads, and resumes from what the\n\
+                      store holds. A second replicator on the same prefix gets an error."
+    )]
+    Replicate {
+        /// The database file (a history)
+        file: PathBuf,
+        /// Where to ship
+        url: String,
+        /// Ship what is there, then exit
+        #[arg(long)]
+        once: bool,
+        /// How often to look for commits, in milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        interval: u64,
+    },
+    /// Rebuild a database from object storage, checking every hash
+    Restore {
+        /// Where it was shipped
+        url: String,
+        /// The file to write (replaced when complete)
+        out: PathBuf,
+        /// Stop at the last shipped state with at most N + 1 moments
+        #[arg(long, value_name = "N")]
+        moment: Option<u64>,
+    },
+    /// Keep a read replica up to date with object storage, until killed
+    #[command(
+        after_help = "Polls URL and applies new commits to OUT; its position is kept in\n\
+                      OUT.head. Readers open OUT read-only and see whole commits only."
+    )]
+    Follow {
+        /// Where the primary ships
+        url: String,
+        /// The replica file
+        out: PathBuf,
+        /// How often to poll, in milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        interval: u64,
+    },
     /// Browse and change a file interactively
     #[command(after_help = format!("{SHELL_HELP}\n\n{}\n\n{}", path::HELP, value::HELP))]
     Shell {
@@ -395,6 +440,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
             keep_last,
             force,
         } => commands::compact(&file, &o, keep_last, force, &mut out),
+        Command::Replicate {
+            file,
+            url,
+            once,
+            interval,
+        } => replication::replicate(&file, &url, once, interval, &mut out),
+        Command::Restore {
+            url,
+            out: o,
+            moment,
+        } => replication::restore(&url, &o, moment, &mut out),
+        Command::Follow {
+            url,
+            out: o,
+            interval,
+        } => {
+            drop(out);
+            return replication::follow(&url, &o, interval);
+        }
         Command::Shell { file } => {
             drop(out);
             return shell::run(&file, cli.wait);

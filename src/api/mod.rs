@@ -21,6 +21,7 @@ pub(crate) mod preview;
 pub(crate) mod redo;
 pub(crate) mod snapshot;
 pub(crate) mod sorted;
+pub(crate) mod stream;
 #[cfg(feature = "serde")]
 pub mod typed;
 pub(crate) mod value;

@@ -29,12 +29,16 @@
 //! ```
 
 pub mod btree;
+mod commit;
 mod hash;
 mod header;
 mod record;
 mod redo;
 mod slot;
 
+pub use commit::{
+    hex, parse_chain_hash, ChainHash, ChainHead, CommitRecord, Patch, CHAIN_HASH_LEN, COMMIT_MAGIC,
+};
 pub use hash::{HashKind, Hasher, KeyHash, BLAKE3_ID, MAX_HASH_LEN, SHA1_ID};
 pub use header::{Header, TopHeader};
 pub use record::{
